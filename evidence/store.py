@@ -1,0 +1,285 @@
+"""The evidence store: one SQLite file (WAL) plus per-campaign blob folders beside it.
+
+Layout on disk, for a store at ``data/windvane.db``::
+
+    data/windvane.db                      SQLite: campaigns, sites, targets, pages, ...
+    data/windvane.files/<campaign>/warc/  WARC files (ISO 28500, gzip per record)
+    data/windvane.files/<campaign>/shots/ screenshots
+
+Every table is documented in docs/store.md. Writes are idempotent: pages are
+unique per (campaign, url), evidence per (campaign, rule_id, page_id, start),
+scores per (run_id, target_id, node_id); re-running a stage replaces its own
+rows and never duplicates them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from evidence.registry import Registry, parse_registry
+
+DEFAULT_STORE = Path(__file__).resolve().parent.parent / "data" / "windvane.db"
+SCHEMA_VERSION = 1
+
+
+class StoreError(Exception):
+    """The store cannot be opened or used; the message names the path."""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS campaigns (
+  campaign TEXT PRIMARY KEY, created_at TEXT, updated_at TEXT, status TEXT,
+  registry_path TEXT, registry_csv TEXT, config TEXT, as_of TEXT, notes TEXT);
+CREATE TABLE IF NOT EXISTS sites (
+  campaign TEXT, site_id TEXT, name_zh TEXT, portal_url TEXT, status TEXT,
+  pages INTEGER DEFAULT 0, failures INTEGER DEFAULT 0, started_at TEXT, finished_at TEXT,
+  error TEXT, PRIMARY KEY (campaign, site_id));
+CREATE TABLE IF NOT EXISTS targets (
+  campaign TEXT, target_id TEXT, grp TEXT, site_id TEXT, name_zh TEXT, name_en TEXT,
+  admin_code TEXT, province TEXT, gdp REAL, gdp_rank INTEGER, portal_url TEXT,
+  PRIMARY KEY (campaign, target_id));
+CREATE TABLE IF NOT EXISTS pages (
+  id INTEGER PRIMARY KEY, campaign TEXT NOT NULL, site_id TEXT, url TEXT NOT NULL,
+  final_url TEXT, status INTEGER, headers TEXT, fetched_at TEXT, sha256 TEXT,
+  content_type TEXT, encoding TEXT, title TEXT, text TEXT, size INTEGER, depth INTEGER,
+  referrer TEXT, kind TEXT, via TEXT, warc_file TEXT, warc_offset INTEGER,
+  warc_length INTEGER, rendered_warc_offset INTEGER, screenshot TEXT, parent_id INTEGER,
+  UNIQUE (campaign, url));
+CREATE INDEX IF NOT EXISTS pages_site ON pages (campaign, site_id);
+CREATE TABLE IF NOT EXISTS failures (
+  id INTEGER PRIMARY KEY, campaign TEXT, site_id TEXT, url TEXT, reason TEXT,
+  status INTEGER, at TEXT, referrer TEXT, UNIQUE (campaign, url));
+CREATE TABLE IF NOT EXISTS evidence (
+  id INTEGER PRIMARY KEY, campaign TEXT NOT NULL, site_id TEXT, leaf_id TEXT, rule_id TEXT,
+  rule_version TEXT, page_id INTEGER, url TEXT, snippet TEXT, start INTEGER, "end" INTEGER,
+  "values" TEXT, points REAL, extracted_at TEXT,
+  UNIQUE (campaign, rule_id, page_id, start));
+CREATE INDEX IF NOT EXISTS evidence_site ON evidence (campaign, site_id, leaf_id);
+CREATE TABLE IF NOT EXISTS decisions (
+  id INTEGER PRIMARY KEY, campaign TEXT, evidence_id INTEGER, site_id TEXT, leaf_id TEXT,
+  decision TEXT, who TEXT, at TEXT, why TEXT, url TEXT, snippet TEXT);
+CREATE TABLE IF NOT EXISTS runs (
+  run_id TEXT PRIMARY KEY, campaign TEXT, created_at TEXT, rules_version TEXT,
+  config TEXT, notes TEXT);
+CREATE TABLE IF NOT EXISTS scores (
+  run_id TEXT, target_id TEXT, node_id TEXT, level TEXT, points REAL, max_points REAL,
+  rate REAL, rank INTEGER, evidence_ids TEXT, PRIMARY KEY (run_id, target_id, node_id));
+"""
+
+
+class Store:
+    """An open evidence store. Use as a context manager or call close()."""
+
+    def __init__(self, path: str | Path | None = None, *, create: bool = True):
+        self.path = Path(path) if path else DEFAULT_STORE
+        if self.path.exists() and self.path.is_dir():
+            raise StoreError(f"{self.path}: is a directory, not a store file")
+        if not self.path.exists() and not create:
+            raise StoreError(f"{self.path}: no store here (run `windvane crawl --store {self.path}` first)")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            conn.commit()
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.path}: not a usable windvane store ({e}); "
+                             "nothing was changed in it") from None
+        except OSError as e:
+            raise StoreError(f"{self.path}: cannot open store ({e.strerror})") from None
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def files_dir(self) -> Path:
+        return self.path.with_suffix(".files")
+
+    def campaign_dir(self, campaign: str) -> Path:
+        d = self.files_dir / campaign
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    # --- campaigns -----------------------------------------------------------------------
+    def open_campaign(self, campaign: str, registry: Registry, *, config: dict | None = None,
+                      as_of: str | None = None) -> None:
+        """Create the campaign, or reopen it (resume) if it exists with the same registry."""
+        row = self.campaign(campaign, missing_ok=True)
+        if row and row["registry_csv"] != registry.text:
+            raise StoreError(f"{self.path}: campaign {campaign!r} was started with registry "
+                             f"{row['registry_path']}; use another --campaign name for a different registry")
+        now = now_iso()
+        if not row:
+            self.db["campaigns"].insert({
+                "campaign": campaign, "created_at": now, "updated_at": now, "status": "crawling",
+                "registry_path": registry.path, "registry_csv": registry.text,
+                "config": json.dumps(config or {}, ensure_ascii=False), "as_of": as_of,
+            })
+        else:
+            self.db["campaigns"].update(campaign, {"updated_at": now, "status": "crawling"})
+        self.db["targets"].upsert_all(
+            [{"campaign": campaign, "target_id": t.target_id, "grp": t.group, "site_id": t.site_id,
+              "name_zh": t.name_zh, "name_en": t.get("name_en"), "admin_code": t.admin_code,
+              "province": t.get("province"), "gdp": t.gdp, "gdp_rank": t.gdp_rank,
+              "portal_url": t.portal_url} for t in registry.targets],
+            pk=("campaign", "target_id"))
+        self.db["sites"].upsert_all(
+            [{"campaign": campaign, "site_id": s.site_id, "name_zh": s.name_zh,
+              "portal_url": s.portal_url} for s in registry.sites],
+            pk=("campaign", "site_id"))
+        self.conn.commit()
+
+    def campaign(self, campaign: str | None = None, *, missing_ok: bool = False) -> dict | None:
+        """The named campaign, or the most recently updated one."""
+        if campaign:
+            rows = list(self.db.query("select * from campaigns where campaign = ?", [campaign]))
+        else:
+            rows = list(self.db.query("select * from campaigns order by updated_at desc, created_at desc limit 1"))
+        if rows:
+            return rows[0]
+        if missing_ok:
+            return None
+        which = f"campaign {campaign!r}" if campaign else "any campaign"
+        raise StoreError(f"{self.path}: no {which} in this store (run `windvane crawl` first)")
+
+    def registry(self, campaign: str) -> Registry:
+        row = self.campaign(campaign)
+        return parse_registry(row["registry_csv"], row["registry_path"])
+
+    def set_campaign_status(self, campaign: str, status: str) -> None:
+        self.db["campaigns"].update(campaign, {"status": status, "updated_at": now_iso()})
+        self.conn.commit()
+
+    # --- pages ---------------------------------------------------------------------------
+    def add_pages(self, rows: list[dict]) -> None:
+        """Insert fetched pages; a URL already stored for the campaign is replaced in place."""
+        if rows:
+            self._insert_pages(rows)
+            self.conn.commit()
+
+    def _insert_pages(self, rows: list[dict]) -> None:
+        cols = list(rows[0].keys())
+        sql = (f"INSERT INTO pages ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+               f"ON CONFLICT (campaign, url) DO UPDATE SET "
+               + ", ".join(f"{c}=excluded.{c}" for c in cols if c not in ("campaign", "url")))
+        self.conn.executemany(sql, [[r.get(c) for c in cols] for r in rows])
+        # a URL that now succeeded is no longer a failure
+        self.conn.executemany("DELETE FROM failures WHERE campaign=? AND url=?",
+                              [(r["campaign"], r["url"]) for r in rows])
+
+    def add_failures(self, rows: list[dict]) -> None:
+        if rows:
+            cols = list(rows[0].keys())
+            self.conn.executemany(
+                f"INSERT OR REPLACE INTO failures ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                [[r.get(c) for c in cols] for r in rows])
+            self.conn.commit()
+
+    def stored_urls(self, campaign: str, site_id: str | None = None) -> set[str]:
+        sql = "select url from pages where campaign = ?"
+        args: list = [campaign]
+        if site_id:
+            sql += " and site_id = ?"
+            args.append(site_id)
+        return {r[0] for r in self.conn.execute(sql, args)}
+
+    def iter_pages(self, campaign: str, site_id: str | None = None,
+                   columns: str = "*") -> Iterator[dict]:
+        sql = f"select {columns} from pages where campaign = ?"
+        args: list = [campaign]
+        if site_id:
+            sql += " and site_id = ?"
+            args.append(site_id)
+        yield from self.db.query(sql + " order by id", args)
+
+    def page(self, page_id: int) -> dict:
+        rows = list(self.db.query("select * from pages where id = ?", [page_id]))
+        if not rows:
+            raise StoreError(f"{self.path}: no page with id {page_id}")
+        return rows[0]
+
+    def page_by_url(self, url: str, campaign: str | None = None) -> dict | None:
+        sql = "select * from pages where (url = ? or final_url = ?)"
+        args: list = [url, url]
+        if campaign:
+            sql += " and campaign = ?"
+            args.append(campaign)
+        rows = list(self.db.query(sql + " order by fetched_at desc limit 1", args))
+        return rows[0] if rows else None
+
+    # --- evidence ------------------------------------------------------------------------
+    def replace_evidence(self, campaign: str, rows: Iterable[dict], site_ids: list[str] | None = None) -> int:
+        """Replace the campaign's evidence (for the given sites, or all) with ``rows``."""
+        with self.conn:
+            if site_ids is None:
+                self.conn.execute("DELETE FROM evidence WHERE campaign = ?", [campaign])
+            else:
+                self.conn.executemany("DELETE FROM evidence WHERE campaign = ? AND site_id = ?",
+                                      [(campaign, s) for s in site_ids])
+            n = 0
+            batch: list[dict] = []
+            for r in rows:
+                batch.append(r)
+                if len(batch) >= 2000:
+                    self.db["evidence"].insert_all(batch, ignore=True)
+                    n += len(batch)
+                    batch = []
+            if batch:
+                self.db["evidence"].insert_all(batch, ignore=True)
+                n += len(batch)
+        return n
+
+    def evidence(self, campaign: str, site_id: str | None = None) -> list[dict]:
+        sql = "select * from evidence where campaign = ?"
+        args: list = [campaign]
+        if site_id:
+            sql += " and site_id = ?"
+            args.append(site_id)
+        return list(self.db.query(sql + " order by id", args))
+
+    def decisions(self, campaign: str) -> list[dict]:
+        return list(self.db.query("select * from decisions where campaign = ? order by id", [campaign]))
+
+    # --- runs and scores -----------------------------------------------------------------
+    def save_run(self, run: dict, scores: list[dict]) -> None:
+        with self.conn:
+            self.conn.execute("DELETE FROM scores WHERE run_id = ?", [run["run_id"]])
+            self.db["runs"].upsert(run, pk="run_id")
+            self.db["scores"].insert_all(scores, batch_size=2000)
+
+    def run(self, run_id: str | None = None, campaign: str | None = None) -> dict:
+        if run_id:
+            rows = list(self.db.query("select * from runs where run_id = ?", [run_id]))
+        else:
+            sql, args = "select * from runs", []
+            if campaign:
+                sql, args = sql + " where campaign = ?", [campaign]
+            rows = list(self.db.query(sql + " order by created_at desc, rowid desc limit 1", args))
+        if not rows:
+            raise StoreError(f"{self.path}: no run {run_id or ''} (run `windvane score` first)".replace("  ", " "))
+        return rows[0]
+
+    def scores(self, run_id: str) -> list[dict]:
+        return list(self.db.query("select * from scores where run_id = ?", [run_id]))

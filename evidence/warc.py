@@ -1,0 +1,102 @@
+"""WARC archive of every fetched response (ISO 28500, one gzip member per record).
+
+Writers append to ``<store>.files/<campaign>/warc/<campaign>-<NNNNN>.warc.gz``,
+rolling over at ``max_bytes``; each stored page row keeps the file name and the
+record's byte offset and length, so ``read_record`` can replay any page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+# headers that described the transfer, not the decoded body we archive
+_DROP_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
+
+
+@dataclass
+class WarcRef:
+    file: str
+    offset: int
+    length: int
+    sha256: str
+
+
+class WarcArchive:
+    """Appends response (and metadata/resource) records for one campaign."""
+
+    def __init__(self, folder: Path, campaign: str, *, max_bytes: int = 1 << 30, writer_id: str = "0"):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.campaign = campaign
+        self.max_bytes = max_bytes
+        self.writer_id = writer_id
+        self._fh = None
+        self._name = ""
+        self._open_next()
+
+    def _open_next(self) -> None:
+        if self._fh:
+            self._fh.close()
+        n = 0
+        while True:
+            name = f"{self.campaign}-{self.writer_id}-{n:05d}.warc.gz"
+            p = self.folder / name
+            if not p.exists() or p.stat().st_size < self.max_bytes:
+                break
+            n += 1
+        self._name = name
+        self._fh = open(p, "ab")
+        self._writer = WARCWriter(self._fh, gzip=True)
+        if self._fh.tell() == 0:
+            info = self._writer.create_warcinfo_record(name, {"software": "windvane", "format": "WARC/1.1",
+                                                              "isPartOf": self.campaign})
+            self._writer.write_record(info)
+
+    def write_response(self, url: str, status: int, reason: str, headers: list[tuple[str, str]],
+                       body: bytes, fetched_at: str, *, record_type: str = "response",
+                       concurrent_to: str | None = None) -> WarcRef:
+        """Archive one response; returns where it went and the body's SHA-256."""
+        if self._fh.tell() >= self.max_bytes:
+            self._open_next()
+        sha = hashlib.sha256(body).hexdigest()
+        warc_headers = {"WARC-Date": fetched_at, "WARC-Payload-Digest-SHA256": sha}
+        if concurrent_to:
+            warc_headers["WARC-Concurrent-To"] = concurrent_to
+        if record_type == "response":
+            pairs = [(k, v) for k, v in headers if k.lower() not in _DROP_HEADERS]
+            http = StatusAndHeaders(f"{status} {reason or 'OK'}", pairs, protocol="HTTP/1.1")
+            rec = self._writer.create_warc_record(url, "response", payload=io.BytesIO(body),
+                                                  http_headers=http, warc_headers_dict=warc_headers)
+        else:  # resource: e.g. a rendered DOM or a screenshot, with its own content type
+            ctype = dict((k.lower(), v) for k, v in headers).get("content-type", "application/octet-stream")
+            rec = self._writer.create_warc_record(url, "resource", payload=io.BytesIO(body),
+                                                  warc_content_type=ctype, warc_headers_dict=warc_headers)
+        offset = self._fh.tell()
+        self._writer.write_record(rec)
+        return WarcRef(self._name, offset, self._fh.tell() - offset, sha)
+
+    def flush(self) -> None:
+        if self._fh:
+            self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh:
+            self._fh.close()
+            self._fh = None
+
+
+def read_record(folder: Path, file: str, offset: int) -> tuple[str, dict[str, str], bytes]:
+    """Read one record back: (target URI, HTTP headers or {}, body bytes)."""
+    with open(Path(folder) / file, "rb") as fh:
+        fh.seek(offset)
+        for rec in ArchiveIterator(fh):
+            headers = dict(rec.http_headers.headers) if rec.http_headers else {}
+            return rec.rec_headers.get_header("WARC-Target-URI"), headers, rec.content_stream().read()
+    raise ValueError(f"{folder / file}: no WARC record at offset {offset}")

@@ -1,0 +1,296 @@
+"""windvane: evidence and scores for the Digital Government Construction Wind Vane Index.
+
+Every stage lives in its own package (evidence, crawlers, extractors, scoring,
+audit, simweb); this file only parses options, opens the store and calls them.
+Errors a user can cause are printed as one clear message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from evidence.registry import DEFAULT_REGISTRY, RegistryError, load_registry
+from evidence.store import DEFAULT_STORE, Store, StoreError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RULES = ROOT / "rules"
+DEFAULT_CAMPAIGN = str(date.today().year)
+
+
+class UserError(Exception):
+    """Anything the user can fix: printed without a traceback."""
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [UserError, RegistryError, StoreError]
+    try:
+        from extractors.rules import RuleError
+        errors.append(RuleError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+# --- helpers ------------------------------------------------------------------------------
+def _store(args: argparse.Namespace, *, create: bool = False) -> Store:
+    return Store(args.store, create=create)
+
+
+def _campaign(store: Store, args: argparse.Namespace) -> str:
+    return store.campaign(getattr(args, "campaign", None))["campaign"]
+
+
+def _rules(args: argparse.Namespace):
+    from extractors.rules import load_rules
+    return load_rules(Path(args.rules))
+
+
+# --- subcommands --------------------------------------------------------------------------
+def cmd_registry_check(args: argparse.Namespace) -> int:
+    reg = load_registry(args.registry, full=not args.partial)
+    groups: dict[str, int] = {}
+    for t in reg.targets:
+        groups[t.group] = groups.get(t.group, 0) + 1
+    print(f"{reg.path}: {len(reg.targets)} targets "
+          f"({', '.join(f'{g} {n}' for g, n in groups.items())}), {len(reg.sites)} sites: ok")
+    return 0
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    from crawlers.run import CrawlOptions, crawl
+    reg = load_registry(args.registry)
+    opts = CrawlOptions(
+        store=str(args.store), campaign=args.campaign, proxy=args.proxy, depth=args.depth,
+        max_pages=args.max_pages, sites=args.site or None, concurrency=args.concurrency,
+        delay=args.delay, obey_robots=not args.ignore_robots, progress=not args.quiet,
+        browser=args.browser,
+    )
+    with Store(args.store) as store:
+        store.open_campaign(args.campaign, reg, config=opts.public(), as_of=args.as_of)
+    summary = crawl(reg, opts)
+    print(json.dumps(summary, ensure_ascii=False) if args.json else summary_line("crawl", summary))
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from extractors.run import extract
+    ruleset = _rules(args)
+    with _store(args) as store:
+        campaign = _campaign(store, args)
+        summary = extract(store, campaign, ruleset, as_of=args.as_of)
+    print(summary_line("extract", summary))
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from scoring.run import score
+    ruleset = _rules(args)
+    with _store(args) as store:
+        campaign = _campaign(store, args)
+        run_id = score(store, campaign, ruleset, run_id=args.run)
+    print(f"score: run {run_id} of campaign {campaign} saved in {args.store}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from scoring.report import write_report
+    ruleset = _rules(args)
+    with _store(args) as store:
+        run = store.run(args.run, getattr(args, "campaign", None))
+        out = Path(args.out) if args.out else store.files_dir / run["campaign"] / "report" / run["run_id"]
+        paths = write_report(store, run["run_id"], ruleset, out)
+    for kind, p in paths.items():
+        print(f"report {kind}: {p}")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from scoring.diff import diff_runs
+    with _store(args) as store:
+        print(diff_runs(store, args.run_a, args.run_b))
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from extractors.inspect import inspect_inputs
+    ruleset = _rules(args)
+    store = Store(args.store, create=False) if any("://" in p for p in args.inputs) else None
+    try:
+        findings = inspect_inputs(args.inputs, ruleset, target=args.target, as_of=args.as_of,
+                                  store=store, registry=load_registry(args.registry) if args.target else None)
+    finally:
+        if store:
+            store.close()
+    if args.json:
+        print(json.dumps(findings, ensure_ascii=False, indent=2))
+    else:
+        for f in findings:
+            print(f"{f['input']}: {f['indicator_id']} [{f['rule_id']}] {f.get('snippet', '')!r}")
+    return 0
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    from extractors.check import check_rules
+    ok, message = check_rules(Path(args.rules))
+    print(message)
+    return 0 if ok else 1
+
+
+def cmd_simweb_serve(args: argparse.Namespace) -> int:
+    from simweb.server import serve_forever
+    reg = load_registry(args.registry)
+    serve_forever(reg, host=args.host, port=args.port, seed=args.seed, truth_path=args.truth)
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from audit.app import serve
+    serve(Path(args.store), host=args.host, port=args.port)
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from crawlers.schedule import install_schedule
+    print(install_schedule(store=str(args.store), registry=args.registry, dry_run=args.dry_run))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from windvane.demo import run_demo
+    return run_demo(args)
+
+
+def summary_line(stage: str, summary: dict) -> str:
+    return f"{stage}: " + ", ".join(f"{k} {v}" for k, v in summary.items())
+
+
+# --- parser -------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="windvane", description=__doc__.splitlines()[0].rstrip("."))
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_store(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--store", default=str(DEFAULT_STORE), help="SQLite store file (default: %(default)s)")
+        sp.add_argument("--campaign", default=None, help="campaign name (default: the latest in the store)")
+
+    def with_rules(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--rules", default=str(DEFAULT_RULES), help="rules folder (default: %(default)s)")
+
+    sp = sub.add_parser("demo", help="start the simulated web and run the whole campaign on it")
+    sp.add_argument("--store", default=None, help="store file (default: a fresh one under data/demo/)")
+    sp.add_argument("--sites", type=int, default=None, help="crawl only the first N sites (quick look)")
+    sp.add_argument("--seed", type=int, default=2023)
+    sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("registry", help="target registry tools")
+    rsub = sp.add_subparsers(dest="registry_command", required=True)
+    rc = rsub.add_parser("check", help="validate a registry CSV")
+    rc.add_argument("--registry", default=str(DEFAULT_REGISTRY))
+    rc.add_argument("--partial", action="store_true", help="do not demand the full 32/32/100 groups")
+    rc.set_defaults(func=cmd_registry_check)
+
+    sp = sub.add_parser("crawl", help="crawl every site of the registry into the store")
+    sp.add_argument("--registry", default=str(DEFAULT_REGISTRY))
+    sp.add_argument("--proxy", default=None, help="HTTP proxy for every request, e.g. http://127.0.0.1:8899")
+    sp.add_argument("--store", default=str(DEFAULT_STORE))
+    sp.add_argument("--campaign", default=DEFAULT_CAMPAIGN)
+    sp.add_argument("--as-of", default=None, help="cut-off date for documents (YYYY-MM-DD)")
+    sp.add_argument("--depth", type=int, default=4)
+    sp.add_argument("--max-pages", type=int, default=400, help="page budget per site")
+    sp.add_argument("--concurrency", type=int, default=32, help="requests in flight overall")
+    sp.add_argument("--delay", type=float, default=0.0, help="seconds between requests to one host")
+    sp.add_argument("--site", action="append", help="crawl only this site_id (repeatable)")
+    sp.add_argument("--ignore-robots", action="store_true")
+    sp.add_argument("--browser", choices=["auto", "never", "always"], default="auto")
+    sp.add_argument("--quiet", action="store_true")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_crawl)
+
+    sp = sub.add_parser("extract", help="run the rules over stored pages")
+    with_store(sp)
+    with_rules(sp)
+    sp.add_argument("--as-of", default=None)
+    sp.set_defaults(func=cmd_extract)
+
+    sp = sub.add_parser("score", help="compute scores and indices for a named run")
+    with_store(sp)
+    with_rules(sp)
+    sp.add_argument("--run", default=None, help="run id (default: generated)")
+    sp.set_defaults(func=cmd_score)
+
+    sp = sub.add_parser("report", help="write the HTML/CSV report of a run")
+    with_store(sp)
+    with_rules(sp)
+    sp.add_argument("--run", default=None, help="run id (default: the latest)")
+    sp.add_argument("--out", default=None, help="output folder")
+    sp.set_defaults(func=cmd_report)
+
+    sp = sub.add_parser("diff", help="compare two runs")
+    sp.add_argument("run_a")
+    sp.add_argument("run_b")
+    sp.add_argument("--store", default=str(DEFAULT_STORE))
+    sp.set_defaults(func=cmd_diff)
+
+    sp = sub.add_parser("inspect", help="run the rules over files or stored URLs and print findings")
+    sp.add_argument("inputs", nargs="+", metavar="PATH_OR_URL")
+    sp.add_argument("--target", default=None, help="target_id whose page this is")
+    sp.add_argument("--as-of", default=None)
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--store", default=str(DEFAULT_STORE))
+    sp.add_argument("--registry", default=str(DEFAULT_REGISTRY))
+    with_rules(sp)
+    sp.set_defaults(func=cmd_inspect)
+
+    sp = sub.add_parser("rules", help="rule tools")
+    rsub = sp.add_subparsers(dest="rules_command", required=True)
+    rc = rsub.add_parser("check", help="validate rules/ and run every rule's examples")
+    with_rules(rc)
+    rc.set_defaults(func=cmd_rules_check)
+
+    sp = sub.add_parser("simweb", help="the simulated government web")
+    ssub = sp.add_subparsers(dest="simweb_command", required=True)
+    sc = ssub.add_parser("serve", help="serve the simulated web as an HTTP proxy")
+    sc.add_argument("--registry", default=str(DEFAULT_REGISTRY))
+    sc.add_argument("--host", default="127.0.0.1")
+    sc.add_argument("--port", type=int, default=8899)
+    sc.add_argument("--seed", type=int, default=2023)
+    sc.add_argument("--truth", default=None, help="write the truth table to this JSON file")
+    sc.set_defaults(func=cmd_simweb_serve)
+
+    sp = sub.add_parser("audit", help="serve the audit UI")
+    sp.add_argument("--store", default=str(DEFAULT_STORE))
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8001)
+    sp.set_defaults(func=cmd_audit)
+
+    sp = sub.add_parser("schedule", help="install the yearly crawl as a systemd timer or crontab entry")
+    sp.add_argument("--store", default=str(DEFAULT_STORE))
+    sp.add_argument("--registry", default=str(DEFAULT_REGISTRY))
+    sp.add_argument("--dry-run", action="store_true")
+    sp.set_defaults(func=cmd_schedule)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    started = time.monotonic()
+    try:
+        rc = args.func(args)
+    except _user_errors() as e:
+        print(f"windvane {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"windvane {args.command}: interrupted; what was stored so far is kept", file=sys.stderr)
+        return 130
+    if args.command not in ("inspect",) and not getattr(args, "json", False):
+        print(f"({args.command} took {time.monotonic() - started:.1f}s)", file=sys.stderr)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
