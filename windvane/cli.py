@@ -78,20 +78,20 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from extractors.run import extract
-    ruleset = _rules(args)
     with _store(args) as store:
         campaign = _campaign(store, args)
+        from extractors.run import extract
+        ruleset = _rules(args)
         summary = extract(store, campaign, ruleset, as_of=args.as_of)
     print(summary_line("extract", summary))
     return 0
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from scoring.run import score
-    ruleset = _rules(args)
     with _store(args) as store:
         campaign = _campaign(store, args)
+        from scoring.run import score
+        ruleset = _rules(args)
         run_id = score(store, campaign, ruleset, run_id=args.run)
     print(f"score: run {run_id} of campaign {campaign} saved in {args.store}")
     return 0
@@ -149,13 +149,20 @@ def cmd_simweb_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from audit.app import serve
+    try:
+        from audit.app import serve
+    except ImportError:
+        raise UserError("the audit UI is not built yet; browse the store with Datasette meanwhile: "
+                        f"datasette {args.store}") from None
     serve(Path(args.store), host=args.host, port=args.port)
     return 0
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    from crawlers.schedule import install_schedule
+    try:
+        from crawlers.schedule import install_schedule
+    except ImportError:
+        raise UserError("scheduling is not built yet; run `windvane crawl` from cron meanwhile") from None
     print(install_schedule(store=str(args.store), registry=args.registry, dry_run=args.dry_run))
     return 0
 

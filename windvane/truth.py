@@ -1,0 +1,104 @@
+"""Compare what a campaign found with the simulated web's truth table.
+
+Used by `windvane demo` to print how well the pipeline recovered the truth, and by
+the end-to-end tests to assert it. Two views per leaf:
+
+* site level: a site "has" a leaf when the truth says present; the pipeline found it
+  when at least one evidence row exists for the site and leaf. Precision and recall
+  are over sites.
+* evidence level: every evidence row's page must be one the truth lists for that
+  leaf (``urls``); evidence precision is the share of rows that are.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from evidence.store import Store
+
+
+@dataclass
+class LeafQuality:
+    leaf_id: str
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    evidence_rows: int = 0
+    evidence_ok: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def evidence_precision(self) -> float:
+        return self.evidence_ok / self.evidence_rows if self.evidence_rows else 1.0
+
+
+def load_truth(path: str | Path) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def evaluate(store: Store, campaign: str, truth: dict, sites: list[str] | None = None) -> dict[str, LeafQuality]:
+    """Per-leaf quality of the campaign's evidence against the truth table."""
+    site_ids = sites or sorted(truth["sites"])
+    rows = store.conn.execute(
+        "select e.site_id, e.leaf_id, e.url, p.final_url from evidence e "
+        "left join pages p on p.id = e.page_id where e.campaign = ?", [campaign]).fetchall()
+    found: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
+    for site_id, leaf_id, url, final_url in rows:
+        found.setdefault((site_id, leaf_id), []).append((url, final_url))
+    leaves = sorted({leaf for s in site_ids for leaf in truth["sites"][s]["leaves"]})
+    out = {leaf: LeafQuality(leaf) for leaf in leaves}
+    for s in site_ids:
+        for leaf, t in truth["sites"][s]["leaves"].items():
+            q = out[leaf]
+            ev = found.get((s, leaf), [])
+            urls = set(t.get("urls", []))
+            if t["present"] and ev:
+                q.tp += 1
+            elif t["present"]:
+                q.fn += 1
+            elif ev:
+                q.fp += 1
+            q.evidence_rows += len(ev)
+            q.evidence_ok += sum(1 for u, f in ev if t["present"] and (u in urls or f in urls))
+    return out
+
+
+def format_quality(quality: dict[str, LeafQuality]) -> str:
+    lines = [f"{'leaf':28} {'precision':>9} {'recall':>7} {'ev.prec':>8}  tp  fp  fn  evidence"]
+    for q in quality.values():
+        lines.append(f"{q.leaf_id:28} {q.precision:9.3f} {q.recall:7.3f} {q.evidence_precision:8.3f} "
+                     f"{q.tp:3d} {q.fp:3d} {q.fn:3d}  {q.evidence_rows}")
+    return "\n".join(lines)
+
+
+def score_agreement(store: Store, run_id: str, truth: dict, tree) -> tuple[int, int, list[str]]:
+    """How many targets' leaf points equal the truth's: (agreeing, total, disagreeing target ids)."""
+    expected: dict[tuple[str, str], float] = {}
+    targets = {r["target_id"]: r for r in store.db.query(
+        "select t.target_id, t.site_id, t.grp from targets t join runs r on r.campaign = t.campaign "
+        "where r.run_id = ?", [run_id])}
+    for tid, t in targets.items():
+        site = truth["sites"].get(t["site_id"])
+        if site is None:
+            continue
+        for leaf in tree.leaves:
+            if not leaf.applies_to(t["grp"]):
+                continue
+            lt = site["leaves"].get(leaf.id)
+            if lt is None:
+                continue
+            expected[(tid, leaf.id)] = float(lt.get("points", leaf.points if lt["present"] else 0.0))
+    got = {(r["target_id"], r["node_id"]): r["points"] for r in store.db.query(
+        "select target_id, node_id, points from scores where run_id = ? and level = 'leaf'", [run_id])}
+    bad = sorted({tid for (tid, leaf), pts in expected.items() if abs(got.get((tid, leaf), 0.0) - pts) > 1e-9})
+    considered = {tid for tid, _ in expected}
+    return len(considered) - len(bad), len(considered), bad
