@@ -1,0 +1,292 @@
+"""Scoring runs: evidence + auditors' decisions + the indicator tree -> stored scores.
+
+``score(store, campaign, ruleset)`` computes, for every target of the campaign, the points of
+every applicable leaf, second-level indicator (sub), first-level index and the total, with
+max points, score rate (得分率) and competition rank within the target's group, and saves
+them as one named run (tables ``runs`` and ``scores``). ``load_results`` reads a run back as
+a pandas DataFrame with one row per target (the input of ``scoring.stats``).
+
+Arithmetic (also in docs/scoring.md):
+
+* evidence of a site counts for every target of that site;
+* decisions are append-only; the latest decision per evidence id wins ('reject' drops the
+  evidence, 'confirm' keeps it); a decision 'add' without evidence id adds manual evidence
+  for (site_id, leaf_id) worth the leaf's points;
+* leaf points = min(leaf.points, max over the leaf's evidence of evidence.points, None
+  counting as leaf.points), only for leaves that apply to the target's group;
+* a node's points and max points are sums over its applicable leaves;
+  rate = points / max_points (None when max is 0); score_100 = rate × 100.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from evidence.store import Store
+
+TOTAL = "total"
+LEVELS = ("leaf", "sub", "index", "total")
+MUNICIPALITIES = ["310000", "110000", "120000", "500000"]  # 上海, 北京, 天津, 重庆
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "leaf_points": "min(leaf points, max over the leaf's accepted evidence of evidence points; "
+                   "evidence without points counts as the leaf's points)",
+    "decisions": "latest decision per evidence id wins: reject removes, confirm keeps; "
+                 "'add' (no evidence id) adds manual evidence worth the leaf's points",
+    "weights": "points as written in rules/; a node's weight is its share of the group's max points",
+    "max_points": "per group: sum of the points of the leaves that apply to the group",
+    "normalisation": "score_100 = points / max_points * 100 (the 100-point scale of the published "
+                     "report); total points are kept raw",
+    "score_column": "score_100",
+    "rank_method": "competition ('1224'): points descending within the group",
+    "tier_method": "equal_interval",
+    "tier_count": 5,
+    "mean_rate_method": "mean_of_ratios",
+    "correlation_method": "spearman",
+    "correlation_x": "gdp_rank",
+    "correlation_y": "rank",
+    "sd_ddof": 1,
+    "dispersion_threshold": 5.0,
+    "progress_method": "relative_change",
+    "previous_run": None,
+    "leaders_n": 3,
+    "exclusions": {
+        "gdp100": {"admin_codes": MUNICIPALITIES, "statistics": ["mean_sd", "zscore", "progress"]},
+    },
+}
+
+
+def _merge(base: dict, over: dict | None) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def make_config(overrides: dict | None = None) -> dict:
+    """The default scoring config with ``overrides`` merged in (dicts merge key by key)."""
+    from scoring import stats  # local import: stats is pure and knows the method formulas
+
+    cfg = _merge(DEFAULT_CONFIG, overrides)
+    stats.check_config(cfg)
+    cfg["formulas"] = stats.method_formulas(cfg)
+    return cfg
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _unique_run_id(store: Store, campaign: str) -> str:
+    base = f"{campaign}-{_now():%Y%m%d-%H%M%S}"
+    taken = {r["run_id"] for r in store.db.query(
+        "select run_id from runs where run_id = ? or run_id like ?", [base, base + "-%"])}
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def accepted_evidence(store: Store, campaign: str) -> tuple[dict[tuple[str, str], list[dict]], dict]:
+    """Evidence after auditors' decisions, keyed by (site_id, leaf_id), and counts for the notes.
+
+    Each item is ``{"id", "points", "url", "snippet", "manual"}``; manual evidence (decision
+    'add') has id ``"d<decision id>"``.
+    """
+    latest: dict[int, str] = {}
+    added: list[dict] = []
+    for d in store.decisions(campaign):  # ordered by id: append-only, later wins
+        decision = (d.get("decision") or "").strip().lower()
+        if d.get("evidence_id") is not None:
+            if decision in ("reject", "confirm"):
+                latest[int(d["evidence_id"])] = decision
+        elif decision == "add" and d.get("site_id") and d.get("leaf_id"):
+            added.append(d)
+    by_leaf: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    counts = {"evidence": 0, "rejected": 0, "confirmed": 0, "added": len(added)}
+    for e in store.evidence(campaign):
+        counts["evidence"] += 1
+        state = latest.get(int(e["id"]))
+        if state == "reject":
+            counts["rejected"] += 1
+            continue
+        if state == "confirm":
+            counts["confirmed"] += 1
+        by_leaf[(e["site_id"], e["leaf_id"])].append(
+            {"id": int(e["id"]), "points": e.get("points"), "url": e.get("url"),
+             "snippet": e.get("snippet"), "manual": False})
+    for d in added:
+        by_leaf[(d["site_id"], d["leaf_id"])].append(
+            {"id": f"d{d['id']}", "points": None, "url": d.get("url"), "snippet": d.get("snippet"),
+             "manual": True})
+    return by_leaf, counts
+
+
+def targets_of(store: Store, campaign: str) -> list[dict]:
+    """The campaign's targets in registry order."""
+    return list(store.db.query("select * from targets where campaign = ? order by rowid", [campaign]))
+
+
+def competition_ranks(values: dict[str, float]) -> dict[str, int]:
+    """Competition ranking ('1224') by value descending; values are compared rounded to 9 places."""
+    keyed = {k: round(v, 9) for k, v in values.items()}
+    ordered = sorted(keyed.values(), reverse=True)
+    first: dict[float, int] = {}
+    for i, v in enumerate(ordered, start=1):
+        first.setdefault(v, i)
+    return {k: first[v] for k, v in keyed.items()}
+
+
+def score(store: Store, campaign: str, ruleset: Any, run_id: str | None = None,
+          config: dict | None = None, notes: str | None = None) -> str:
+    """Score every target of ``campaign`` with ``ruleset.tree`` and save the run; return its id."""
+    tree = ruleset.tree
+    cfg = make_config(config)
+    targets = targets_of(store, campaign)
+    evidence, counts = accepted_evidence(store, campaign)
+    leaves = tree.leaves
+    leaf_ids = {leaf.id for leaf in leaves}
+    unknown = sorted({leaf for (_, leaf) in evidence if leaf not in leaf_ids})
+    inner = [tree.nodes[i] for i in tree.order if tree.nodes[i].level != "leaf"]
+    under = {n.id: [leaf.id for leaf in tree.leaves_under(n.id)] for n in inner}
+
+    rows: list[dict] = []
+    by_group: dict[str, list[str]] = defaultdict(list)
+    for t in targets:
+        group, tid = t["grp"], t["target_id"]
+        by_group[group].append(tid)
+        pts: dict[str, float] = {}
+        ev_ids: dict[str, list] = {}
+        for leaf in leaves:
+            if not leaf.applies_to(group):
+                continue
+            items = evidence.get((t["site_id"], leaf.id), [])
+            if items:
+                best = max(leaf.points if e["points"] is None else float(e["points"]) for e in items)
+                p = max(0.0, min(float(leaf.points), best))
+            else:
+                p = 0.0
+            pts[leaf.id] = p
+            ev_ids[leaf.id] = [e["id"] for e in items]
+            rows.append({"run_id": None, "target_id": tid, "node_id": leaf.id, "level": "leaf",
+                         "points": p, "max_points": float(leaf.points),
+                         "rate": p / leaf.points if leaf.points else None, "rank": None,
+                         "evidence_ids": json.dumps(ev_ids[leaf.id])})
+        for n in [*inner, None]:
+            ids = [i for i in (under[n.id] if n else leaf_ids) if i in pts]
+            p = sum(pts[i] for i in ids)
+            mx = sum(float(tree.nodes[i].points) for i in ids)
+            evs = [e for i in ids for e in ev_ids[i]]
+            rows.append({"run_id": None, "target_id": tid, "node_id": n.id if n else TOTAL,
+                         "level": n.level if n else TOTAL, "points": p, "max_points": mx,
+                         "rate": p / mx if mx else None, "rank": None,
+                         "evidence_ids": json.dumps(evs)})
+    # ranks within group for every non-leaf node
+    group_of = {t["target_id"]: t["grp"] for t in targets}
+    cells: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)
+    for r in rows:
+        if r["level"] != "leaf":
+            cells[(group_of[r["target_id"]], r["node_id"])][r["target_id"]] = r
+    for cell in cells.values():
+        ranks = competition_ranks({tid: r["points"] for tid, r in cell.items()})
+        for tid, r in cell.items():
+            r["rank"] = ranks[tid]
+
+    run_id = run_id or _unique_run_id(store, campaign)
+    for r in rows:
+        r["run_id"] = run_id
+        if r["rate"] is not None and math.isnan(r["rate"]):
+            r["rate"] = None
+    note_parts = [f"{len(targets)} targets, {len(leaves)} leaves; evidence {counts['evidence']} rows, "
+                  f"{counts['rejected']} rejected, {counts['confirmed']} confirmed, "
+                  f"{counts['added']} added by hand"]
+    if unknown:
+        note_parts.append(f"evidence for leaves not in the tree ignored: {', '.join(unknown)}")
+    if notes:
+        note_parts.append(notes)
+    run = {"run_id": run_id, "campaign": campaign,
+           "created_at": _now().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+           "rules_version": str(getattr(ruleset, "version", "") or ""),
+           "config": json.dumps(cfg, ensure_ascii=False), "notes": "; ".join(note_parts)}
+    store.save_run(run, rows)
+    return run_id
+
+
+def run_config(run: dict) -> dict:
+    """The config a run was made with (defaults filled in for keys it lacks)."""
+    try:
+        saved = json.loads(run.get("config") or "{}")
+    except json.JSONDecodeError:
+        saved = {}
+    saved.pop("formulas", None)
+    return make_config(saved)
+
+
+def load_results(store: Store, run_id: str, tree: Any = None) -> pd.DataFrame:
+    """One row per target of the run: registry facts, total, and per-index points/rates/ranks.
+
+    Columns: target_id, group, name_zh, site_id, admin_code, province, gdp, gdp_rank,
+    total_points, max_points, score_rate, score_100, rank, and for every first-level index
+    ``<id>_points``, ``<id>_max``, ``<id>_rate``, ``<id>_rank``. Rows keep registry order.
+    """
+    run = store.run(run_id)
+    targets = targets_of(store, run["campaign"])
+    scores = store.scores(run_id)
+    by_target: dict[str, dict[str, dict]] = defaultdict(dict)
+    index_ids: list[str] = []
+    for s in scores:
+        by_target[s["target_id"]][s["node_id"]] = s
+        if s["level"] == "index" and s["node_id"] not in index_ids:
+            index_ids.append(s["node_id"])
+    if tree is not None:
+        index_ids = [n.id for n in tree.indices if n.id in index_ids] + \
+            [i for i in index_ids if i not in tree.nodes]
+    out = []
+    for t in targets:
+        cells = by_target.get(t["target_id"])
+        if not cells or TOTAL not in cells:
+            continue
+        tot = cells[TOTAL]
+        row = {"target_id": t["target_id"], "group": t["grp"], "name_zh": t["name_zh"],
+               "site_id": t["site_id"], "admin_code": t["admin_code"], "province": t.get("province"),
+               "gdp": t.get("gdp"), "gdp_rank": t.get("gdp_rank"),
+               "total_points": tot["points"], "max_points": tot["max_points"],
+               "score_rate": tot["rate"],
+               "score_100": None if tot["rate"] is None else tot["rate"] * 100, "rank": tot["rank"]}
+        for i in index_ids:
+            c = cells.get(i, {})
+            row[f"{i}_points"] = c.get("points")
+            row[f"{i}_max"] = c.get("max_points")
+            row[f"{i}_rate"] = c.get("rate")
+            row[f"{i}_rank"] = c.get("rank")
+        out.append(row)
+    df = pd.DataFrame(out)
+    df.attrs["index_ids"] = index_ids
+    df.attrs["run"] = run
+    for col in ("total_points", "max_points", "score_rate", "score_100", "gdp", "gdp_rank"):
+        if col in df:
+            df[col] = pd.to_numeric(df[col], errors="coerce")
+    return df
+
+
+def leaf_frame(store: Store, run_id: str) -> pd.DataFrame:
+    """One row per (target, applicable leaf) of the run: points, max, rate, evidence ids."""
+    rows = list(store.db.query(
+        "select target_id, node_id as leaf_id, points, max_points, rate, evidence_ids "
+        "from scores where run_id = ? and level = 'leaf'", [run_id]))
+    df = pd.DataFrame(rows, columns=["target_id", "leaf_id", "points", "max_points", "rate", "evidence_ids"])
+    df["evidence_ids"] = df["evidence_ids"].map(lambda s: json.loads(s) if s else [])
+    df["evidence_count"] = df["evidence_ids"].map(len)
+    return df
