@@ -1,0 +1,294 @@
+"""The report of a run: report.html (+ PNG charts beside it), targets.csv, leaves.csv, report.xlsx.
+
+``write_report(store, run_id, ruleset, out_dir)`` reads the run's scores back, computes every
+statistic with the methods named in the run's config (``scoring.stats``), draws the charts
+(``scoring.charts``) and renders ``scoring/templates/report.html.j2``. The HTML is
+self-contained apart from the PNG files in the same folder; every target links to a detail
+section listing, per leaf, the evidence (URL and snippet) that earned its points.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from evidence.registry import GROUP_NAMES_ZH
+from evidence.store import Store
+from scoring import charts, stats
+from scoring.run import leaf_frame, load_results, run_config
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+GROUP_ORDER = ["province", "capital", "gdp100"]
+# award categories of the published 特色案例评选 and the index each one reads
+AWARDS = [("数字能力领先奖", "数字能力"), ("统筹管理创新奖", "统筹管理"), ("强基赋能示范奖", "强基赋能"),
+          ("安全规制应用奖", "安全规制"), ("公众体验优秀奖", "应用成效")]
+
+
+def _groups(df: pd.DataFrame) -> list[str]:
+    present = list(dict.fromkeys(df["group"])) if len(df) else []
+    return [g for g in GROUP_ORDER if g in present] + [g for g in present if g not in GROUP_ORDER]
+
+
+def find_previous_run(store: Store, run: dict, cfg: dict) -> dict | None:
+    """The run to compute 推进率 against: ``cfg['previous_run']`` or the latest run of the latest
+    earlier campaign (campaign names compared as text, e.g. '2022' < '2023')."""
+    if cfg.get("previous_run"):
+        return store.run(cfg["previous_run"])
+    rows = list(store.db.query(
+        "select * from runs where campaign < ? order by campaign desc, created_at desc, rowid desc limit 1",
+        [run["campaign"]]))
+    return rows[0] if rows else None
+
+
+def _num(v: Any, fmt: str = "{:.2f}") -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return "–"
+    try:
+        return fmt.format(v)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def _pct(v: Any) -> str:
+    return _num(None if v is None or (isinstance(v, float) and math.isnan(v)) else v * 100, "{:.1f}%")
+
+
+def _evidence_rows(store: Store, campaign: str) -> dict[Any, dict]:
+    rows = {int(e["id"]): e for e in store.evidence(campaign)}
+    for d in store.decisions(campaign):
+        if d.get("evidence_id") is None and (d.get("decision") or "").lower() == "add":
+            rows[f"d{d['id']}"] = {"id": f"d{d['id']}", "url": d.get("url"), "snippet": d.get("snippet"),
+                                   "rule_id": f"manual ({d.get('who') or '?'}: {d.get('why') or ''})",
+                                   "points": None}
+    return rows
+
+
+def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -> dict[str, Path]:
+    """Write report.html, charts, targets.csv, leaves.csv and report.xlsx into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tree = ruleset.tree
+    run = store.run(run_id)
+    cfg = run_config(run)
+    df = load_results(store, run_id, tree)
+    index_ids: list[str] = df.attrs.get("index_ids", [])
+    labels = {i: (tree.nodes[i].name_zh if i in tree.nodes else i) for i in index_ids}
+    leaves_long = leaf_frame(store, run_id)
+    prev_run = find_previous_run(store, run, cfg)
+    previous = load_results(store, prev_run["run_id"], tree) if prev_run else None
+    summ = stats.summary(df, cfg, index_ids, previous=previous,
+                         leaf_points=leaves_long[["target_id", "leaf_id", "points"]])
+    d: pd.DataFrame = summ["targets"]
+    groups = _groups(d)
+    names = {g: GROUP_NAMES_ZH.get(g, g) for g in groups}
+    code_names = dict(zip(d["admin_code"].astype(str), d["name_zh"], strict=False))
+    paths: dict[str, Path] = {}
+
+    # --- CSV ------------------------------------------------------------------------------
+    cols = ["target_id", "group", "name_zh", "site_id", "admin_code", "gdp", "gdp_rank", "total_points",
+            "max_points", "score_rate", "score_100", "rank", "tier", "z_score", "phi_z", "progress"]
+    for i in index_ids:
+        cols += [f"{i}_points", f"{i}_max", f"{i}_rate", f"{i}_rank"]
+    targets_csv = d[cols]
+    paths["targets.csv"] = out / "targets.csv"
+    targets_csv.to_csv(paths["targets.csv"], index=False, encoding="utf-8-sig")
+
+    tinfo = d.set_index("target_id")
+    leaf_nodes = {leaf.id: leaf for leaf in tree.leaves}
+    lrows = []
+    for r in leaves_long.itertuples():
+        node = leaf_nodes.get(r.leaf_id)
+        t = tinfo.loc[r.target_id] if r.target_id in tinfo.index else None
+        lrows.append({
+            "target_id": r.target_id, "group": None if t is None else t["group"],
+            "name_zh": None if t is None else t["name_zh"], "leaf_id": r.leaf_id,
+            "leaf_name_zh": node.name_zh if node else "", "index_id": tree.index_of(r.leaf_id).id if node else "",
+            "sub_id": node.parent if node else "", "points": r.points, "max_points": r.max_points,
+            "evidence_count": r.evidence_count, "evidence_ids": json.dumps(r.evidence_ids)})
+    leaves_df = pd.DataFrame(lrows, columns=["target_id", "group", "name_zh", "leaf_id", "leaf_name_zh",
+                                             "index_id", "sub_id", "points", "max_points", "evidence_count",
+                                             "evidence_ids"])
+    paths["leaves.csv"] = out / "leaves.csv"
+    leaves_df.to_csv(paths["leaves.csv"], index=False, encoding="utf-8-sig")
+
+    # --- charts ---------------------------------------------------------------------------
+    chart_files: dict[str, str] = {}
+    for g in groups:
+        part = d[d["group"] == g]
+        c = summ["correlation"].get(g, {})
+        p = charts.scatter_gdp(part, names[g], c.get("rho"), cfg["correlation_method"],
+                               out / f"scatter_{g}.png")
+        chart_files[f"scatter_{g}"] = p.name
+        p = charts.radar(summ["index_rates"].loc[[g]], labels, names, f"{names[g]}平均得分率雷达图",
+                         out / f"radar_{g}.png")
+        chart_files[f"radar_{g}"] = p.name
+        if part["z_score"].notna().any():
+            p = charts.zscore_bars(part, f"{names[g]}总得分Z-分数", out / f"zscore_{g}.png")
+            chart_files[f"zscore_{g}"] = p.name
+    if groups and index_ids:
+        chart_files["radar_all"] = charts.radar(summ["index_rates"].loc[groups], labels, names,
+                                                "平均得分率雷达图", out / "radar_all.png").name
+        chart_files["distribution"] = charts.distribution(d, index_ids, labels, names,
+                                                          out / "index_rates.png").name
+        chart_files["leaders"] = charts.leaders_bars(d, names, out / "leaders.png").name
+    if len(summ["dispersion"]):
+        chart_files["mean_sd"] = charts.mean_sd(summ["dispersion"], names, float(cfg["dispersion_threshold"]),
+                                                out / "mean_sd.png").name
+    for name in chart_files.values():
+        paths[name] = out / name
+
+    # --- Excel ----------------------------------------------------------------------------
+    paths["report.xlsx"] = out / "report.xlsx"
+    method_rows = _method_rows(run, cfg, summ, names, code_names)
+    with pd.ExcelWriter(paths["report.xlsx"], engine="openpyxl") as xw:
+        pd.DataFrame(method_rows, columns=["item", "value"]).to_excel(xw, sheet_name="方法", index=False)
+        for g in groups:
+            targets_csv[targets_csv["group"] == g].sort_values(["rank", "target_id"]) \
+                .to_excel(xw, sheet_name=names[g][:31], index=False)
+        stat_rows = summ["dispersion"].copy()
+        stat_rows["group"] = stat_rows["group"].map(names)
+        stat_rows.to_excel(xw, sheet_name="均值与标准差", index=False)
+        summ["index_rates"].rename(columns=labels, index=names).to_excel(xw, sheet_name="平均得分率")
+        leaves_df.to_excel(xw, sheet_name="叶指标", index=False)
+
+    # --- HTML -----------------------------------------------------------------------------
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+    env.filters["num"] = _num
+    env.filters["pct"] = _pct
+    html = env.get_template("report.html.j2").render(
+        run=run, cfg=cfg, method_rows=method_rows, groups=groups, names=names, index_ids=index_ids,
+        labels=labels, charts=chart_files, tables=_group_tables(d, groups),
+        leaders={g: summ["leaders"][g].to_dict("records") for g in groups if g in summ["leaders"]},
+        tiers=_tier_tables(d, groups, summ["tier_bounds"], int(cfg.get("tier_count", 5))),
+        correlation=summ["correlation"], dispersion=summ["dispersion"].to_dict("records"),
+        index_rates=summ["index_rates"], progress_available=summ["progress_available"],
+        previous_run=prev_run, zscore_rows=_z_rows(d, groups),
+        excluded={k: stats.exclusion_note(cfg.get("exclusions"), k, code_names)
+                  for k in ("mean_sd", "zscore", "progress")},
+        coverage=_coverage(tree, leaves_long, d, groups), awards=_awards(d, index_ids, labels),
+        tree_rows=_tree_rows(tree, groups),
+        details=_details(store, run["campaign"], tree, d, leaves_long))
+    paths["report.html"] = out / "report.html"
+    paths["report.html"].write_text(html, encoding="utf-8")
+    return {k: paths[k] for k in ["report.html", "targets.csv", "leaves.csv", "report.xlsx"]} | \
+        {k: v for k, v in paths.items() if k.endswith(".png")}
+
+
+def _method_rows(run: dict, cfg: dict, summ: dict, names: dict[str, str],
+                 code_names: dict[str, str]) -> list[tuple[str, str]]:
+    f = cfg["formulas"]
+    rows = [
+        ("run", run["run_id"]), ("campaign", run["campaign"]), ("created_at", run["created_at"]),
+        ("rules_version", run.get("rules_version") or ""), ("notes", run.get("notes") or ""),
+        ("leaf points", cfg["leaf_points"]), ("auditors' decisions", cfg["decisions"]),
+        ("weights / points", cfg["weights"]), ("max points", cfg["max_points"]),
+        ("normalisation", cfg["normalisation"]), ("rank", cfg["rank_method"]),
+        ("tier cut (梯队)", f["tiers"]), ("mean score rate (平均得分率)", f["mean_rate"]),
+        ("rank correlation (GDP排名 vs 总得分排名)", f["correlation"]),
+        ("Z-score", f["zscore"]), ("推进率 (progress rate)", f["progress"]),
+        ("mean / SD and threshold", f["dispersion"]),
+        ("leaders", f"targets ranked 1..{cfg.get('leaders_n', 3)} in their group (ties included)"),
+    ]
+    for key in ("mean_sd", "zscore", "progress"):
+        for g, note in stats.exclusion_note(cfg.get("exclusions"), key, code_names).items():
+            rows.append((f"exclusion ({key})", f"{names.get(g, g)}: {note}"))
+    return rows
+
+
+def _group_tables(d: pd.DataFrame, groups: list[str]) -> dict[str, list[dict]]:
+    return {g: d[d["group"] == g].sort_values(["rank", "target_id"]).to_dict("records") for g in groups}
+
+
+def _tier_tables(d: pd.DataFrame, groups: list[str], bounds: dict, n: int) -> dict[str, list[dict]]:
+    out = {}
+    for g in groups:
+        part = d[d["group"] == g].sort_values(["rank", "target_id"])
+        rows = []
+        for k in range(1, n + 1):
+            members = part[part["tier"] == k]
+            lo, hi = bounds.get(g, [(math.nan, math.nan)] * n)[k - 1] if bounds.get(g) else (math.nan, math.nan)
+            rows.append({"tier": k, "low": lo, "high": hi, "n": len(members),
+                         "members": [(r.target_id, r.name_zh, r.score_100) for r in members.itertuples()]})
+        out[g] = rows
+    return out
+
+
+def _z_rows(d: pd.DataFrame, groups: list[str]) -> dict[str, list[dict]]:
+    out = {}
+    for g in groups:
+        part = d[d["group"] == g].copy()
+        part["_z"] = part["z_score"].fillna(-1e9)
+        out[g] = part.sort_values(["_z", "rank"], ascending=[False, True]).to_dict("records")
+    return out
+
+
+def _coverage(tree: Any, leaves_long: pd.DataFrame, d: pd.DataFrame, groups: list[str]) -> list[dict]:
+    grp = dict(zip(d["target_id"], d["group"], strict=False))
+    lf = leaves_long.assign(group=leaves_long["target_id"].map(grp))
+    rows = []
+    for leaf in tree.leaves:
+        cells = {}
+        for g in groups:
+            sub = lf[(lf["leaf_id"] == leaf.id) & (lf["group"] == g)]
+            if not leaf.applies_to(g):
+                cells[g] = None
+            else:
+                cells[g] = {"earned": int((sub["points"] > 0).sum()), "n": int((d["group"] == g).sum()),
+                            "full": int((sub["points"] >= leaf.points).sum()) if leaf.points else 0}
+        rows.append({"id": leaf.id, "name": leaf.name_zh, "index": tree.index_of(leaf.id).name_zh,
+                     "points": leaf.points, "cells": cells})
+    return rows
+
+
+def _awards(d: pd.DataFrame, index_ids: list[str], labels: dict[str, str], n: int = 5) -> list[dict]:
+    """Featured-case candidates: per award category, the sites with the best rate of its index."""
+    out = []
+    by_label = {v: k for k, v in labels.items()}
+    for award, index_name in AWARDS:
+        iid = by_label.get(index_name) or next((i for i in index_ids if index_name in labels.get(i, "")), None)
+        if not iid:
+            continue
+        best = d.sort_values([f"{iid}_rate", "score_100"], ascending=False).drop_duplicates("site_id").head(n)
+        out.append({"award": award, "index": index_name,
+                    "candidates": [(r.target_id, r.name_zh, getattr(r, f"{iid}_rate")) for r in best.itertuples()]})
+    return out
+
+
+def _tree_rows(tree: Any, groups: list[str]) -> list[dict]:
+    rows = []
+    for nid in tree.order:
+        n = tree.nodes[nid]
+        rows.append({"id": n.id, "name": n.name_zh, "level": n.level, "points": n.points,
+                     "groups": ", ".join(n.groups) if n.level == "leaf" else "",
+                     "max": {g: tree.max_points(n.id, g) for g in groups}})
+    return rows
+
+
+def _details(store: Store, campaign: str, tree: Any, d: pd.DataFrame, leaves_long: pd.DataFrame) -> list[dict]:
+    ev = _evidence_rows(store, campaign)
+    per_target: dict[str, list] = defaultdict(list)
+    for r in leaves_long.itertuples():
+        per_target[r.target_id].append(r)
+    order = {leaf.id: k for k, leaf in enumerate(tree.leaves)}
+    out = []
+    for t in d.sort_values(["group", "rank", "target_id"]).itertuples():
+        leaves = []
+        for r in sorted(per_target.get(t.target_id, []), key=lambda r: order.get(r.leaf_id, 1e9)):
+            node = tree.nodes.get(r.leaf_id)
+            items = []
+            for eid in r.evidence_ids:
+                e = ev.get(eid)
+                items.append({"id": eid, "url": (e or {}).get("url"), "snippet": ((e or {}).get("snippet") or "")[:300],
+                              "rule_id": (e or {}).get("rule_id"), "missing": e is None})
+            leaves.append({"id": r.leaf_id, "name": node.name_zh if node else r.leaf_id,
+                           "points": r.points, "max": r.max_points, "evidence": items})
+        out.append({"target_id": t.target_id, "name_zh": t.name_zh, "group": t.group, "rank": t.rank,
+                    "score_100": t.score_100, "total_points": t.total_points, "max_points": t.max_points,
+                    "leaves": leaves})
+    return out

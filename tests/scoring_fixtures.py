@@ -1,0 +1,72 @@
+"""Shared fixtures of the scoring and report tests: a small indicator tree and a real store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from evidence.registry import load_registry
+from evidence.store import Store
+from extractors.model import Node, Tree
+
+ALL = ("province", "capital", "gdp100")
+
+
+@dataclass
+class FakeRuleset:
+    """Stands in for extractors.rules.RuleSet (only .tree and .version are used)."""
+
+    tree: Tree
+    version: str = "test-1"
+
+
+def small_tree() -> Tree:
+    nodes = [
+        Node("mgmt", "统筹管理", "Management", "index", None),
+        Node("mgmt_plan", "规划计划", "Plans", "sub", "mgmt"),
+        Node("digital_gov_plan", "数字政府规划", "Plan", "leaf", "mgmt_plan", points=4),
+        Node("cap", "数字能力", "Capability", "index", None),
+        Node("cap_portal", "门户服务", "Portal", "sub", "cap"),
+        Node("hotline_12345", "12345热线", "Hotline", "leaf", "cap_portal", points=2),
+        Node("service_portal_link", "政务服务网", "Service portal", "leaf", "cap_portal", points=3,
+             groups=("province", "capital")),
+        Node("base", "强基赋能", "Enablement", "index", None),
+        Node("base_data", "数据开放", "Open data", "sub", "base"),
+        Node("open_data_link", "数据开放平台", "Open data link", "leaf", "base_data", points=3),
+        Node("sec", "安全规制", "Security", "index", None),
+        Node("sec_reg", "安全制度", "Regulation", "sub", "sec"),
+        Node("data_security_regulation", "数据安全法规", "Regulation", "leaf", "sec_reg", points=4),
+        Node("app", "应用成效", "Results", "index", None),
+        Node("app_interp", "政策解读", "Interpretation", "sub", "app"),
+        Node("policy_interpretation", "政策解读链接", "Interpretation link", "leaf", "app_interp", points=2),
+    ]
+    return Tree({n.id: n for n in nodes}, [n.id for n in nodes])
+
+
+def make_store(path, campaign: str = "2023") -> Store:
+    store = Store(path)
+    store.open_campaign(campaign, load_registry())
+    return store
+
+
+def add_evidence(store: Store, campaign: str, rows: list[tuple]) -> list[int]:
+    """Insert evidence rows (site_id, leaf_id, points[, url]) and return their ids."""
+    ids = []
+    for k, row in enumerate(rows):
+        site, leaf, points = row[:3]
+        url = row[3] if len(row) > 3 else f"https://{site}.example.gov.cn/{leaf}/{k}.html"
+        cur = store.conn.execute(
+            "insert into evidence (campaign, site_id, leaf_id, rule_id, page_id, url, snippet, start, points) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (campaign, site, leaf, f"{leaf}.r1", 1000 + k, url, f"snippet {leaf} {site}", k, points))
+        ids.append(cur.lastrowid)
+    store.conn.commit()
+    return ids
+
+
+def decide(store: Store, campaign: str, evidence_id: int | None, decision: str, site_id: str | None = None,
+           leaf_id: str | None = None, url: str | None = None) -> None:
+    store.conn.execute(
+        "insert into decisions (campaign, evidence_id, site_id, leaf_id, decision, who, at, why, url, snippet) "
+        "values (?, ?, ?, ?, ?, 'tester', '2023-09-01T00:00:00Z', 'test', ?, 'manual snippet')",
+        (campaign, evidence_id, site_id, leaf_id, decision, url))
+    store.conn.commit()
