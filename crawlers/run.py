@@ -1,0 +1,187 @@
+"""Running a crawl campaign: ``CrawlOptions`` and ``crawl(registry, opts) -> summary``.
+
+``crawl`` runs Scrapy's CrawlerProcess in this process (the Twisted reactor can run
+only once per process, so call it once; tests run ``windvane crawl`` as a subprocess).
+
+Resuming. Scrapy's JOBDIR lives in ``<store>.files/<campaign>/jobdir``: after a clean
+stop (Ctrl-C once, SIGTERM, or a finished crawl) the next ``windvane crawl`` with the
+same campaign continues from the saved queue. After a hard crash (kill -9, power loss)
+the queue on disk is not trustworthy; a marker file shows that, the JOBDIR is
+discarded and every site not yet ``done`` is crawled again from its portal. Pages are
+upserted by (campaign, url), so nothing is ever stored twice, and sites already
+``done`` are skipped in both cases.
+
+``browser``: "never" fetches everything over plain HTTP. The browser path
+(Playwright + Chromium for JavaScript-built pages) is not implemented yet; "auto" and
+"always" currently behave like "never" (a note is logged).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from evidence.registry import Registry, RegistryError
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "windvane/0.1 (+https://github.com/windvane; digital-government evaluation crawler)"
+DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
+_RUNNING_MARKER = "windvane-crawl.running"
+
+
+@dataclass
+class CrawlOptions:
+    """Everything a crawl run needs; ``public()`` is what the campaign config records."""
+
+    store: str
+    campaign: str
+    proxy: str | None = None
+    depth: int = 4
+    max_pages: int = 400
+    sites: list[str] | None = None
+    concurrency: int = 32
+    delay: float = 0.0
+    obey_robots: bool = True
+    progress: bool = True
+    browser: str = "auto"  # "auto" | "never" | "always"; only "never" behaviour exists yet
+    per_host: int = 4
+    autothrottle: bool = False
+    timeout: float = 20.0
+    retries: int = 2
+    extra_settings: dict[str, Any] = field(default_factory=dict)
+
+    def public(self) -> dict:
+        d = asdict(self)
+        d.pop("extra_settings")
+        d["user_agent"] = USER_AGENT
+        return d
+
+
+def scrapy_settings(opts: CrawlOptions, jobdir: str | None = None) -> dict[str, Any]:
+    """The Scrapy settings of a windvane crawl (also used by the benchmark's baseline)."""
+    s: dict[str, Any] = {
+        "USER_AGENT": USER_AGENT,
+        "ROBOTSTXT_OBEY": opts.obey_robots,
+        "CONCURRENT_REQUESTS": opts.concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": opts.per_host,
+        "CONCURRENT_REQUESTS_PER_IP": 0,
+        "DOWNLOAD_DELAY": opts.delay,
+        "DOWNLOAD_DELAY_JITTER": 0.5,
+        "AUTOTHROTTLE_ENABLED": opts.autothrottle,
+        "AUTOTHROTTLE_START_DELAY": max(opts.delay, 0.5),
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(opts.per_host),
+        "DOWNLOAD_TIMEOUT": opts.timeout,
+        "DOWNLOAD_MAXSIZE": DOWNLOAD_MAXSIZE,
+        "DOWNLOAD_WARNSIZE": DOWNLOAD_MAXSIZE // 2,
+        "RETRY_ENABLED": True,
+        "RETRY_TIMES": opts.retries,
+        "HTTPERROR_ALLOW_ALL": True,  # 404s and 5xx reach the spider and are archived
+        "REDIRECT_ENABLED": True,
+        "DEPTH_LIMIT": opts.depth,
+        "DEPTH_PRIORITY": 1,  # breadth-first ...
+        "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",  # ... with FIFO queues
+        "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
+        # many hosts at once: hand the downloader the host with the fewest requests in flight
+        "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.DownloaderAwarePriorityQueue",
+        "TELNETCONSOLE_ENABLED": False,
+        "COOKIES_ENABLED": True,
+        "LOG_LEVEL": "WARNING",
+        "LOGSTATS_INTERVAL": 0,
+        "REACTOR_THREADPOOL_MAXSIZE": 20,
+        "DOWNLOADER_MIDDLEWARES": {"crawlers.extensions.ProxyEverywhereMiddleware": 740},
+        "EXTENSIONS": {"crawlers.extensions.ProgressLog": 500},
+        "WINDVANE_PROXY": opts.proxy,
+        "WINDVANE_PROGRESS": opts.progress,
+    }
+    if jobdir:
+        s["JOBDIR"] = jobdir
+    s.update(opts.extra_settings)
+    return s
+
+
+def select_sites(registry: Registry, wanted: list[str] | None) -> list[Any]:
+    sites = registry.sites
+    if not wanted:
+        return sites
+    known = {s.site_id for s in sites}
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        raise RegistryError(f"{registry.path}: no site_id {', '.join(map(repr, unknown))} in this registry")
+    return [s for s in sites if s.site_id in set(wanted)]
+
+
+def _quiet_loggers() -> None:
+    # an unreachable host makes RobotsTxtMiddleware log a full traceback; the failure row says it all
+    logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel(logging.CRITICAL)
+    logging.getLogger("scrapy.core.scraper").setLevel(logging.CRITICAL)
+    # "Gave up retrying ...": the failure is recorded (and counted in the progress line)
+    logging.getLogger("scrapy.downloadermiddlewares.retry").setLevel(logging.CRITICAL)
+
+
+def crawl(registry: Registry, opts: CrawlOptions) -> dict:
+    """Crawl the registry's sites (or ``opts.sites``) into the store; return a summary."""
+    from scrapy.crawler import CrawlerProcess
+
+    from crawlers.pipeline import PageWriter
+    from crawlers.spider import WindvaneSpider
+
+    if opts.browser not in ("auto", "never", "always"):
+        raise ValueError(f"browser must be auto, never or always, not {opts.browser!r}")
+    if opts.depth < 0 or opts.max_pages < 1 or opts.concurrency < 1:
+        raise RegistryError("crawl: --depth must be >= 0, --max-pages and --concurrency >= 1")
+    sites = select_sites(registry, opts.sites)
+    writer = PageWriter(opts.store, opts.campaign)
+    statuses = writer.site_statuses()
+    todo = [s for s in sites if statuses.get(s.site_id) != "done"]
+    skipped = len(sites) - len(todo)
+    summary: dict[str, Any] = {"sites": len(todo), "skipped_done": skipped, "pages": 0, "failures": 0,
+                               "robots_blocked": 0, "seconds": 0.0, "pages_per_s": 0.0}
+    if not todo:
+        writer.close()
+        summary["status"] = "nothing to do"
+        return summary
+    if opts.browser != "never":
+        logger.info("browser=%s: the browser path is not available yet; fetching over HTTP only", opts.browser)
+
+    cdir = writer.store.campaign_dir(opts.campaign)
+    jobdir = cdir / "jobdir"
+    marker = cdir / _RUNNING_MARKER
+    if marker.exists():
+        print(f"crawl: the previous crawl of campaign {opts.campaign!r} did not stop cleanly; "
+              f"unfinished sites are crawled again from their portals (stored pages are kept)",
+              file=sys.stderr)
+        shutil.rmtree(jobdir, ignore_errors=True)
+    jobdir.mkdir(parents=True, exist_ok=True)
+    marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S"), encoding="utf-8")
+
+    process = CrawlerProcess(scrapy_settings(opts, str(jobdir)))
+    _quiet_loggers()
+    crawler = process.create_crawler(WindvaneSpider)
+    close_reason: dict[str, str] = {}
+
+    def _closed(spider: Any, reason: str) -> None:
+        close_reason["reason"] = reason
+
+    from scrapy import signals
+    crawler.signals.connect(_closed, signal=signals.spider_closed)
+    started = time.monotonic()
+    try:
+        process.crawl(crawler, sites=todo, depth=opts.depth, max_pages=opts.max_pages, proxy=opts.proxy,
+                      writer=writer, state_path=str(jobdir / "windvane-sites.json"))
+        process.start()
+    finally:
+        seconds = time.monotonic() - started
+        writer.close()
+    # Scrapy saved its queue (any clean stop): the next run can resume from JOBDIR
+    if close_reason:
+        marker.unlink(missing_ok=True)
+    pages = writer.pages_stored
+    summary.update(pages=pages, failures=writer.failures_stored, robots_blocked=writer.robots_blocked,
+                   seconds=round(seconds, 2), pages_per_s=round(pages / seconds, 1) if seconds else 0.0,
+                   status=close_reason.get("reason", "crashed"))
+    return summary

@@ -1,0 +1,304 @@
+"""The windvane Scrapy spider: every registry site, breadth-first, within its own host.
+
+One spider crawls all sites of a run. Each request carries its ``site_id`` in meta;
+the spider keeps, per site, the set of URLs it has scheduled (the page budget
+counts them) and how many are still outstanding (a site whose count drops to zero
+is finished and marked ``done`` in the store). Links are followed only to the
+site's own host(s): the portal's host and, if the portal redirected, the host it
+redirected to; ``http``/``https`` links of those hosts are rewritten to the scheme
+the portal answered on, so one page is not fetched twice. Nothing here knows
+about the simulated web: a proxy, if any, is configuration (``meta['proxy']``).
+
+Storage is optional: without a ``writer`` the spider only crawls (used by the
+benchmark's baseline and for dry runs).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import scrapy
+from scrapy import signals
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import HtmlResponse, Request, Response, TextResponse
+from scrapy.linkextractors import LinkExtractor
+from twisted.python.failure import Failure
+
+from crawlers.pipeline import PageWriter, decode_hint, page_text
+
+logger = logging.getLogger(__name__)
+
+# obvious binaries beyond Scrapy's IGNORED_EXTENSIONS (deny_extensions default)
+DENY_PATTERNS = [r"\.(?:apk|ipa|dmg|msi|iso|bin|tar|gz|tgz|bz2|xz|7z|rar|zip|exe|jar|mp4|flv|swf|mp3|"
+                 r"wav|avi|mov|wmv|ofd|ceb|caj)(?:[?#].*)?$"]
+
+
+def make_link_extractor() -> LinkExtractor:
+    """The link extractor windvane (and the benchmark's plain spider) uses."""
+    return LinkExtractor(deny=DENY_PATTERNS)
+
+
+def _host_of(url: str) -> str:
+    """Lower-case host of an absolute URL (no port, no credentials); '' if none."""
+    try:
+        netloc = url.split("/", 3)[2]
+    except IndexError:
+        return ""
+    netloc = netloc.rpartition("@")[2]
+    if netloc.startswith("["):
+        return netloc.partition("]")[0][1:].lower()
+    return netloc.partition(":")[0].lower()
+
+
+class _SiteState:
+    __slots__ = ("site_id", "hosts", "scheme", "seen", "outstanding", "resumed", "portal_error", "pages")
+
+    def __init__(self, site_id: str, host: str, scheme: str):
+        self.site_id = site_id
+        self.hosts = {host.lower()}
+        self.scheme = scheme
+        self.seen: set[str] = set()
+        self.outstanding = 0
+        self.resumed = False
+        self.portal_error: str | None = None
+        self.pages = 0
+
+
+_INNER = re.compile(r"(?:twisted\.\w+\.)*error\.(\w+)|\b(\w+(?:Error|Lost|Done|Received))\b")
+
+
+def failure_reason(failure: Failure, maxsize: int) -> str:
+    """A one-line, user-readable reason for a failed request."""
+    exc = failure.value
+    name = type(exc).__name__
+    msg = str(exc)
+    if name in ("DownloadFailedError", "ResponseFailed", "DownloadConnectionRefusedError") or not msg.strip():
+        inner = [a or b for a, b in _INNER.findall(msg)]
+        inner = [n for n in inner if n != name]
+        if inner:
+            name = inner[0]
+    if isinstance(exc, IgnoreRequest) and "robots.txt" in msg:
+        return "robots.txt disallows this URL"
+    if "max size" in msg or name == "DownloadCancelledError" and "larger" in msg:
+        return f"response larger than the download limit ({maxsize // (1 << 20)} MB)"
+    if name == "DNSLookupError":
+        return "DNS lookup failed (host not found)"
+    if name in ("TimeoutError", "TCPTimedOutError", "UserTimeoutError"):
+        return "timed out"
+    if name == "ConnectionRefusedError":
+        return "connection refused"
+    if name == "TunnelError":
+        return f"proxy refused the connection: {msg}"
+    if name in ("ResponseNeverReceived", "ConnectionLost", "ConnectionDone", "ResponseFailed",
+                "DownloadFailedError"):
+        return f"connection closed before a complete response ({name})"
+    return f"{name}: {msg}" if msg else name
+
+
+class WindvaneSpider(scrapy.Spider):
+    name = "windvane"
+
+    def __init__(self, sites: list[Any], depth: int, max_pages: int, proxy: str | None = None,
+                 writer: PageWriter | None = None, state_path: str | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.state_path = Path(state_path) if state_path else None
+        self.sites = sites
+        self.max_depth = depth
+        self.max_pages = max_pages
+        self.proxy = proxy
+        self.writer = writer
+        self.run_id = uuid.uuid4().hex[:12]
+        self.link_extractor = make_link_extractor()
+        self.site_state: dict[str, _SiteState] = {}
+        self.sites_done = 0
+        self.pages_seen = 0
+        self.maxsize = 0
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> WindvaneSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider._closed, signal=signals.spider_closed)
+        spider.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        return spider
+
+    # --- start ---------------------------------------------------------------------------
+    async def start(self):  # noqa: D401 - Scrapy >= 2.13 entry point
+        saved: dict = {}
+        if self.state_path and self.state_path.exists():
+            saved = json.loads(self.state_path.read_text(encoding="utf-8"))
+        for site in self.sites:
+            scheme = site.portal_url.split(":", 1)[0].lower()
+            st = _SiteState(site.site_id, site.host, scheme)
+            old = saved.get(site.site_id)
+            if old:  # resuming after a clean stop: keep what was scheduled, the queue holds the rest
+                st.hosts |= set(old["hosts"])
+                st.scheme = old["scheme"]
+                st.seen = set(old["seen"])
+                st.resumed = True
+            self.site_state[site.site_id] = st
+            if self.writer:
+                self.writer.site_started(site.site_id)
+            st.seen.add(site.portal_url)
+            # the portal is always (re)fetched: a site that failed last time gets another chance
+            yield self._request(site.portal_url, st, dont_filter=True)
+
+    def _request(self, url: str, st: _SiteState, *, dont_filter: bool = False) -> Request:
+        meta: dict[str, Any] = {"site_id": st.site_id, "wv_run": self.run_id}
+        if self.proxy:
+            meta["proxy"] = self.proxy
+        st.outstanding += 1
+        return Request(url, callback=self.parse, errback=self.on_error, meta=meta, dont_filter=dont_filter)
+
+    # --- responses -----------------------------------------------------------------------
+    def parse(self, response: Response):
+        meta = response.meta
+        st = self.site_state.get(meta.get("site_id", ""))
+        if st is None:  # from a queue of an older run for a site not in this run
+            return
+        depth = meta.get("depth", 0)
+        requested = meta.get("redirect_urls", [response.url])[0]
+        if depth == 0 and response.status < 400:
+            # a portal that redirects (http -> https, bare -> www) brings its final host and scheme
+            st.hosts.add(_host_of(response.url))
+            st.scheme = response.url.split(":", 1)[0].lower()
+        if depth == 0 and response.status >= 500:
+            st.portal_error = f"portal answered HTTP {response.status}: {requested}"
+        try:
+            yield from self._follow(response, st, depth)
+        finally:
+            self.pages_seen += 1
+            self._done_one(meta, st)
+
+    def _follow(self, response: Response, st: _SiteState, depth: int):
+        is_html = isinstance(response, HtmlResponse)
+        if is_html and response._declared_encoding() is None:
+            enc = decode_hint(response.body)
+            if enc and enc != response.encoding:
+                response = response.replace(encoding=enc)
+        if is_html and depth < self.max_depth and response.status < 400:
+            budget_left = self.max_pages - len(st.seen)
+            if budget_left > 0:
+                scheme = st.scheme
+                for link in self.link_extractor.extract_links(response):
+                    url = link.url
+                    if _host_of(url) not in st.hosts:
+                        continue
+                    if not url.startswith(scheme + ":"):
+                        if url.startswith("http://") or url.startswith("https://"):
+                            url = scheme + url[url.index(":"):]
+                        else:
+                            continue
+                    if url in st.seen:
+                        continue
+                    st.seen.add(url)
+                    yield self._request(url, st)
+                    budget_left -= 1
+                    if budget_left <= 0:
+                        break
+        if self.writer is None:
+            return
+        try:
+            self._store(response, st, depth, is_html)
+        except Exception as e:  # a page we cannot store must not stop the crawl
+            logger.exception("could not store %s", response.url)
+            self.writer.add_failure(site_id=st.site_id, url=response.url, reason=f"storage error: {e}")
+
+    def _store(self, response: Response, st: _SiteState, depth: int, is_html: bool) -> None:
+        meta = response.meta
+        requested = meta.get("redirect_urls", [response.url])[0]
+        headers = [(k.decode("latin-1"), v.decode("latin-1"))
+                   for k, vs in response.headers.items() for v in vs
+                   if k.lower() not in (b"content-encoding", b"transfer-encoding", b"content-length")]
+        ctype = response.headers.get(b"Content-Type")
+        ctype = ctype.decode("latin-1") if ctype else None
+        title, text, encoding = None, "", None
+        if is_html:
+            encoding = response.encoding
+            try:
+                title, text = page_text(response.selector.root)
+            except (ValueError, TypeError, AttributeError):  # not parseable as HTML
+                text = response.text
+            kind = "html"
+        elif isinstance(response, TextResponse):
+            encoding = response.encoding
+            text = " ".join(response.text.split())
+            kind = "xml" if "xml" in (ctype or "") else "text"
+        else:
+            main = (ctype or "").split(";")[0].strip().lower()
+            kind = main.rsplit("/", 1)[-1] if main else "binary"
+        referrer = response.request.headers.get(b"Referer") if response.request else None
+        self.writer.add_page(
+            site_id=st.site_id, url=requested, final_url=response.url, status=response.status,
+            headers=headers, body=response.body, content_type=ctype, encoding=encoding, title=title,
+            text=text.encode("utf-8", "replace").decode("utf-8"), depth=depth,
+            referrer=referrer.decode("latin-1") if referrer else None, kind=kind)
+        if response.status >= 500:
+            self.writer.add_failure(site_id=st.site_id, url=requested, status=response.status,
+                                    reason=f"HTTP {response.status} after retries",
+                                    referrer=referrer.decode("latin-1") if referrer else None)
+        st.pages += 1
+
+    def on_error(self, failure: Failure):
+        request = failure.request
+        meta = request.meta
+        st = self.site_state.get(meta.get("site_id", ""))
+        if st is None:
+            return
+        reason = failure_reason(failure, self.maxsize)
+        url = meta.get("redirect_urls", [request.url])[0]
+        if meta.get("depth", 0) == 0 and url == next((s.portal_url for s in self.sites
+                                                      if s.site_id == st.site_id), None):
+            st.portal_error = f"{url}: {reason}"
+        if self.writer:
+            ref = request.headers.get(b"Referer")
+            self.writer.add_failure(site_id=st.site_id, url=url, reason=reason,
+                                    referrer=ref.decode("latin-1") if ref else None,
+                                    robots=reason.startswith("robots.txt"))
+        logger.info("failed %s: %s", url, reason)
+        self._done_one(meta, st)
+
+    def _request_dropped(self, request: Request, spider: Any = None) -> None:
+        st = self.site_state.get(request.meta.get("site_id", ""))
+        if st is not None:
+            self._done_one(request.meta, st)
+
+    # --- site completion -----------------------------------------------------------------
+    def _done_one(self, meta: dict, st: _SiteState) -> None:
+        if meta.get("wv_run") != self.run_id:
+            return  # a request restored from an earlier run's queue was never counted
+        st.outstanding -= 1
+        if st.outstanding <= 0 and not st.resumed:
+            self._finish_site(st)
+
+    def _finish_site(self, st: _SiteState) -> None:
+        if st.outstanding < 0:
+            return
+        st.outstanding = -1  # finished; never again
+        self.sites_done += 1
+        if self.writer:
+            if st.portal_error and st.pages <= 1:
+                self.writer.site_finished(st.site_id, "failed", st.portal_error)
+            else:
+                self.writer.site_finished(st.site_id, "done")
+
+    def _closed(self, spider: Any, reason: str) -> None:
+        if reason == "finished":
+            for st in self.site_state.values():
+                if st.outstanding >= 0:
+                    self._finish_site(st)
+        # what a resumed run needs beside Scrapy's JOBDIR queue: per unfinished site, what was scheduled
+        if self.state_path:
+            state = {sid: {"hosts": sorted(st.hosts), "scheme": st.scheme, "seen": sorted(st.seen)}
+                     for sid, st in self.site_state.items() if st.outstanding >= 0}
+            self.state_path.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+        if self.writer:
+            for st in self.site_state.values():
+                if st.outstanding >= 0:  # interrupted: keep 'crawling', refresh counts
+                    self.writer.site_finished(st.site_id, "crawling")
+            self.writer.flush()

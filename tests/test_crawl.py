@@ -1,0 +1,145 @@
+"""Real crawls over real HTTP on 127.0.0.1 through a proxy, run as `windvane crawl` subprocesses.
+
+The web is the small fixture of tests/test_crawl_web.py (two reachable sites, one host
+the proxy cannot reach); the full simulated web is exercised by bench/crawl.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evidence.warc import read_record
+from tests.test_crawl_web import FixtureWeb
+
+ROOT = Path(__file__).resolve().parent.parent
+WINDVANE = ROOT / ".venv" / "bin" / "windvane"
+WARCIO = ROOT / ".venv" / "bin" / "warcio"
+
+REGISTRY = """target_id,group,site_id,name_zh,admin_code,portal_url
+province-1,province,s1,甲省,110000,http://www.s1.gov.cn/
+province-2,province,s2,乙省,120000,http://www.s2.gov.cn/
+capital-2,capital,s2,乙省,120000,http://www.s2.gov.cn/
+province-3,province,s3,丙省,130000,http://www.unreachable.gov.cn/
+"""
+
+
+def run_crawl(tmp: Path, proxy: str, *extra: str, campaign: str = "t") -> dict:
+    cmd = [str(WINDVANE) if WINDVANE.exists() else sys.executable, "crawl", "--registry", str(tmp / "reg.csv"),
+           "--proxy", proxy, "--store", str(tmp / "s.db"), "--campaign", campaign, "--json", "--quiet", *extra]
+    if not WINDVANE.exists():
+        cmd[1:1] = ["-m", "windvane.cli"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("crawl")
+    (tmp / "reg.csv").write_text(REGISTRY, encoding="utf-8")
+    with FixtureWeb(["www.s1.gov.cn", "www.s2.gov.cn"]) as web:
+        first = run_crawl(tmp, web.proxy_url, "--depth", "3", "--max-pages", "20")
+        log_after_first = list(web.log)
+        second = run_crawl(tmp, web.proxy_url, "--depth", "3", "--max-pages", "20")
+        yield {"tmp": tmp, "web": web, "first": first, "second": second, "log": log_after_first}
+
+
+def rows(db: Path, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
+def test_pages_stored_with_text_and_metadata(crawled):
+    db = crawled["tmp"] / "s.db"
+    assert crawled["first"]["pages"] > 20
+    pages = rows(db, "select * from pages where campaign='t'")
+    by_url = {p["url"]: p for p in pages}
+    portal = by_url["http://www.s1.gov.cn/"]
+    assert portal["status"] == 200 and portal["depth"] == 0 and portal["kind"] == "html"
+    assert portal["title"] == "www.s1.gov.cn 门户" and portal["via"] == "http"
+    assert json.loads(portal["headers"])["Content-Type"].startswith("text/html")
+    p1 = by_url["http://www.s1.gov.cn/p1"]
+    assert "数据安全" in p1["text"]  # inline markup adds no spaces
+    assert "不可见" not in p1["text"] and "color:red" not in p1["text"] and "comment" not in p1["text"]
+    assert p1["referrer"] == "http://www.s1.gov.cn/"
+    gbk = by_url["http://www.s1.gov.cn/gbk"]
+    assert gbk["encoding"] == "gb18030" and "国标编码页面" in gbk["text"] and gbk["title"].endswith("编码")
+    assert by_url["http://www.s1.gov.cn/missing"]["status"] == 404  # non-2xx are kept too
+    # only the site's own host; the https twin of a page is the same page
+    assert all(p["url"].startswith(("http://www.s1.gov.cn/", "http://www.s2.gov.cn/")) for p in pages)
+    assert not any("other.example.org" in u for u in crawled["log"])
+    sites = {r["site_id"]: r for r in rows(db, "select * from sites where campaign='t'")}
+    assert sites["s1"]["status"] == "done" and sites["s1"]["pages"] == sum(p["site_id"] == "s1" for p in pages)
+
+
+def test_every_page_points_at_its_warc_record(crawled):
+    tmp = crawled["tmp"]
+    warc_dir = tmp / "s.files" / "t" / "warc"
+    pages = rows(tmp / "s.db", "select * from pages where campaign='t'")
+    for p in pages:
+        uri, headers, body = read_record(warc_dir, p["warc_file"], p["warc_offset"])
+        assert uri == p["final_url"]
+        assert hashlib.sha256(body).hexdigest() == p["sha256"]
+        assert len(body) == p["size"]
+        assert not {"Content-Length", "Content-Encoding", "Transfer-Encoding"} & set(headers)
+    for f in warc_dir.glob("*.warc.gz"):
+        check = subprocess.run([str(WARCIO), "check", str(f)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_rerun_adds_no_duplicates_and_skips_done_sites(crawled):
+    tmp = crawled["tmp"]
+    db = tmp / "s.db"
+    dupes = rows(db, "select url, count(*) n from pages group by campaign, url having n > 1")
+    assert not dupes
+    assert crawled["second"]["skipped_done"] == 2  # s1, s2 done; s3 failed, so tried again
+    n_before = crawled["first"]["pages"]
+    assert len(rows(db, "select id from pages where campaign='t'")) == n_before
+    # a third run with a new campaign name into the same store stores the pages again, separately
+    with FixtureWeb(["www.s1.gov.cn"]) as web:
+        summary = run_crawl(tmp, web.proxy_url, "--depth", "1", "--site", "s1", campaign="t2")
+    assert summary["pages"] > 1
+    assert len(rows(db, "select id from pages where campaign='t'")) == n_before
+
+
+def test_unreachable_site_is_a_failure_naming_the_url(crawled):
+    db = crawled["tmp"] / "s.db"
+    fails = rows(db, "select * from failures where campaign='t' and site_id='s3'")
+    assert [f["url"] for f in fails] == ["http://www.unreachable.gov.cn/"]
+    assert "connection" in fails[0]["reason"]
+    site = rows(db, "select * from sites where campaign='t' and site_id='s3'")[0]
+    assert site["status"] == "failed" and "http://www.unreachable.gov.cn/" in site["error"]
+    assert crawled["first"]["failures"] == 1
+
+
+def test_robots_txt_is_obeyed(crawled):
+    assert any(u.endswith("/robots.txt") for u in crawled["log"])
+    assert not any("/private/" in u for u in crawled["log"])
+    db = crawled["tmp"] / "s.db"
+    blocked = rows(db, "select * from failures where reason like 'robots.txt%'")
+    assert {b["url"] for b in blocked} == {"http://www.s1.gov.cn/private/secret",
+                                           "http://www.s2.gov.cn/private/secret"}
+
+
+def test_depth_and_page_budget(tmp_path):
+    (tmp_path / "reg.csv").write_text(REGISTRY, encoding="utf-8")
+    with FixtureWeb(["www.s1.gov.cn", "www.s2.gov.cn"]) as web:
+        summary = run_crawl(tmp_path, web.proxy_url, "--depth", "2", "--max-pages", "8", "--site", "s1")
+        log = list(web.log)
+    pages = rows(tmp_path / "s.db", "select * from pages")
+    assert summary["sites"] == 1 and 1 < len(pages) <= 8
+    assert max(p["depth"] for p in pages) <= 2
+    assert all(p["site_id"] == "s1" for p in pages)
+    fetched = [u for u in log if not u.endswith("/robots.txt")]
+    assert len(fetched) <= 8 and not any("s2.gov.cn" in u for u in fetched)
