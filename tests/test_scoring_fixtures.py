@@ -1,4 +1,4 @@
-"""Shared fixtures of the scoring and report tests: a small indicator tree and a real store."""
+"""Shared helpers of the scoring and report tests (no tests here): a small indicator tree and a real store."""
 
 from __future__ import annotations
 
