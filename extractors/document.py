@@ -1,0 +1,279 @@
+"""Policy-document pages: the metadata block, its values, and the checks rules ask for.
+
+``read_document(page)`` finds the 信息公开 metadata block however a CMS lays it out —
+label and value in adjacent ``<td>``s, ``<li><span>`` pairs, ``<dl>``, bold labels, or
+"label：value" lines — with labels padded by spaces, U+3000 or ``&nbsp;``, and returns a
+:class:`DocumentInfo` (title, 文号, issuer, dates, validity, draft flag) or None when the page
+is not a policy document.
+
+``TargetNames`` knows what a government calls itself (杭州市, 杭州, "市政府…" on its own
+city site) and which longer names of other governments contain its name (吉林省 vs 吉林市,
+新疆生产建设兵团 vs 新疆); ``issued_by(issuer)`` decides whether an issuing body is that
+government or one of its departments, and not a district under it or another government.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
+
+from extractors.engine import parse_date
+
+if TYPE_CHECKING:
+    from extractors.engine import PageDoc
+
+# canonical field -> label spellings (whitespace inside a label is ignored)
+LABELS: dict[str, list[str]] = {
+    "index_no": ["索引号", "索取号", "信息索引号"],
+    "doc_number": ["发文字号", "文号", "发文文号", "文件编号", "文件字号", "发布文号", "发文号"],
+    "issuer": ["发文机关", "发布机构", "发文单位", "发布单位", "发文机构", "制发机关", "制定机关",
+               "发布机关", "生成机构", "公开机构", "责任部门", "信息公开机构"],
+    "source": ["信息来源", "来源"],
+    "written_date": ["成文日期", "发文日期", "成文时间", "印发日期", "制发日期"],
+    "published_date": ["发布日期", "公开日期", "发布时间", "公开时间", "上载日期"],
+    "effective_date": ["生效日期", "施行日期", "生效时间", "实施日期"],
+    "expiry_date": ["废止日期", "失效日期", "有效期至", "截止日期"],
+    "validity": ["有效性", "时效性", "时效", "效力状态", "效力", "有效状态", "是否有效", "文件状态"],
+    "title": ["标题", "名称", "文件名称", "公文标题"],
+    "category": ["主题分类", "分类", "组配分类", "体裁分类", "信息分类"],
+    "keywords": ["主题词", "关键词"],
+}
+# labels whose presence marks a metadata block (信息来源/发布时间 alone are news furniture)
+STRONG = {"index_no", "doc_number", "issuer", "written_date", "validity"}
+
+_LABEL_TO_FIELD: dict[str, str] = {}
+for _f, _ls in LABELS.items():
+    for _label in _ls:
+        _LABEL_TO_FIELD[_label] = _f
+_SP = r"[\s\u3000\xa0]*"
+_ALT = "|".join(_SP.join(map(re.escape, lab)) for lab in sorted(_LABEL_TO_FIELD, key=len, reverse=True))
+_WHOLE = re.compile(rf"^{_SP}(?P<label>{_ALT}){_SP}[:：]?{_SP}$")
+_INLINE = re.compile(rf"(?:^|(?<=[\s\u3000\xa0|｜;；]))(?P<label>{_ALT}){_SP}[:：]")
+_STRIP = re.compile(r"[\s\u3000\xa0]+")
+
+DOC_NUMBER = re.compile(
+    r"[\u4e00-\u9fff]{1,12}[〔\[［(（【]\s*(?:19|20)\d{2}\s*[〕\]］)）】]\s*\d{1,4}\s*号"
+    r"|[\u4e00-\u9fff]{1,12}令第\s*\d{1,4}\s*号"
+    r"|[\u4e00-\u9fff]{2,12}公告\s*(?:19|20)\d{2}\s*年第\s*\d{1,4}\s*号")
+DRAFT = re.compile(r"征求意见稿|征求意见|意见征集|草案|送审稿|讨论稿|公开征求|征集意见")
+DRAFT_URL = re.compile(r"/(?:zqyj|yjzj|yjzq|zjyj)(?:/|_)|hdjlpt/yjzj|opinion", re.I)
+INVALID = re.compile(r"废止|失效|已修订|已修改|作废|停止执行|已过期|过期|被修订|不再执行|已被")
+VALID = re.compile(r"有效|现行|生效")
+_STAMP = re.compile(r"^[\s【\[（(]*(已废止|已失效|已作废|失效|废止|该文件已(废止|失效)|本文件已(废止|失效))[\s】\]）)]*$")
+_TITLE_SPLIT = re.compile(r"\s*(?:[_|｜]|--|—+|\s-\s)\s*")
+
+
+@dataclass
+class DocumentInfo:
+    title: str = ""
+    doc_number: str = ""
+    issuer: str = ""
+    written_date: str = ""
+    published_date: str = ""
+    validity: str = ""
+    is_draft: bool = False
+    fields: dict[str, str] = field(default_factory=dict)  # every labelled value found
+    title_start: int = 0
+    title_end: int = 0
+    stamped_invalid: bool = False
+
+    def values(self) -> dict:
+        return {"title": self.title, "doc_number": self.doc_number, "issuer": self.issuer,
+                "written_date": self.written_date, "published_date": self.published_date,
+                "validity": self.validity, "is_draft": self.is_draft}
+
+    def date(self) -> date | None:
+        """The document's date: 成文日期, else 发布日期."""
+        return parse_date(self.written_date) or parse_date(self.published_date)
+
+    def in_force(self, as_of: date) -> tuple[bool, str]:
+        if self.stamped_invalid:
+            return False, "page carries a 废止/失效 stamp"
+        if self.validity and INVALID.search(self.validity) and not re.search(r"^\s*(现行)?有效\s*$", self.validity):
+            return False, f"有效性 {self.validity}"
+        exp = parse_date(self.fields.get("expiry_date"))
+        if exp and exp < as_of:
+            return False, f"expired on {exp.isoformat()}"
+        m = re.search(r"有效期\S{0,4}?至\s*((?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)", self.validity)
+        if m and parse_date(m.group(1)) and parse_date(m.group(1)) < as_of:
+            return False, f"valid until {m.group(1)}"
+        return True, self.validity or "no validity mark"
+
+
+def _labelled(page: PageDoc) -> dict[str, str]:
+    """Scan the page's segments for label/value pairs; first occurrence of a field wins."""
+    out: dict[str, str] = {}
+    segs = page.segments
+    i = 0
+    while i < len(segs):
+        seg = segs[i]
+        t = seg.text
+        m = _WHOLE.match(t)
+        if m:  # the label is its own cell/span: the value is what follows, up to a block boundary
+            f = _LABEL_TO_FIELD[_STRIP.sub("", m.group("label"))]
+            vals: list[str] = []
+            j = i + 1
+            while j < len(segs) and j <= i + 6:
+                nxt = segs[j]
+                if _WHOLE.match(nxt.text) or (_INLINE.match(nxt.text) and vals):
+                    break
+                if vals and nxt.block:
+                    break
+                if _INLINE.match(nxt.text):
+                    break
+                vals.append(nxt.text.strip())
+                j += 1
+            value = "".join(vals).strip()
+            if f not in out and value:
+                out[f] = value
+            i = max(j, i + 1)
+            continue
+        found = list(_INLINE.finditer(t))
+        if found:
+            for k, m in enumerate(found):
+                f = _LABEL_TO_FIELD[_STRIP.sub("", m.group("label"))]
+                end = found[k + 1].start() if k + 1 < len(found) else len(t)
+                value = t[m.end():end].strip(" \u3000\xa0|｜;；")
+                if not value and k + 1 == len(found) and i + 1 < len(segs) and not _WHOLE.match(segs[i + 1].text) \
+                        and not _INLINE.match(segs[i + 1].text):
+                    value = segs[i + 1].text.strip()
+                if f not in out and value:
+                    out[f] = value[:300]
+        i += 1
+    return out
+
+
+def _clean_title(s: str) -> str:
+    s = re.sub(r"\s+", " ", s).strip()
+    return s.strip("《》") if s.startswith("《") and s.endswith("》") else s
+
+
+def _page_title(page: PageDoc, fields: dict[str, str]) -> str:
+    if fields.get("title"):
+        return _clean_title(fields["title"])
+    for key in ("articletitle", "dc.title", "title"):
+        if page.meta.get(key):
+            return _clean_title(page.meta[key])
+    site_name = page.meta.get("sitename", "")
+    for h in page.h1:
+        if len(h) >= 6 and h != site_name:
+            return _clean_title(h)
+    if page.title:
+        parts = [p for p in _TITLE_SPLIT.split(page.title) if p]
+        if parts:
+            return _clean_title(max(parts[:2], key=len))
+    return ""
+
+
+def read_document(page: PageDoc) -> DocumentInfo | None:
+    """The policy-document metadata of a page, or None when the page has no metadata block."""
+    fields = _labelled(page)
+    strong = STRONG & fields.keys()
+    title = _page_title(page, fields)
+    doc_number = fields.get("doc_number", "")
+    if doc_number and not re.search(r"\d", doc_number) and doc_number.strip() in ("无", "-", "/", "—"):
+        doc_number = ""
+    if len(strong) < 2:
+        # no metadata block: a 文号 printed under the title still marks a document
+        head = page.text[:1500]
+        m = DOC_NUMBER.search(head)
+        if not (m and re.search(r"(通知|意见|办法|规定|条例|方案|规划|决定|细则|计划|要点|公告|批复|函)", title)):
+            return None
+        doc_number = doc_number or m.group(0)
+    issuer = fields.get("issuer") or fields.get("source") or page.meta.get("contentsource", "")
+    info = DocumentInfo(
+        title=title, doc_number=re.sub(r"\s+", "", doc_number) if doc_number else "",
+        issuer=issuer.strip(), written_date=fields.get("written_date", ""),
+        published_date=fields.get("published_date", "") or page.meta.get("pubdate", ""),
+        validity=fields.get("validity", ""), fields=fields)
+    info.is_draft = bool(DRAFT.search(title) or DRAFT.search(info.validity) or DRAFT_URL.search(page.url or ""))
+    info.stamped_invalid = any(_STAMP.match(s.text) for s in page.segments)
+    pos = page.text.find(title) if title else -1
+    if pos >= 0:
+        info.title_start, info.title_end = pos, pos + len(title)
+    return info
+
+
+# --- whose document is it ------------------------------------------------------------------
+_SUFFIXES = ["维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "自治州", "地区", "省", "市", "盟", "州"]
+_ADMIN_NEXT = re.compile(r"^(省|市|州|县|区|盟|旗|地区|自治)")
+_SUBORDINATE = re.compile(
+    r"^[\u4e00-\u9fff]{1,8}?(区|县|旗|县级市|镇|乡|街道|开发区|新区|园区|高新区)"
+    r"(人民政府|政府|委员会|管委会|管理委员会|委|办公室|办|局|人大|政协|党工委|工委)")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def short_name(name: str) -> str:
+    if name == "新疆生产建设兵团":
+        return "兵团"
+    if name == "内蒙古自治区":
+        return "内蒙古"
+    for suf in _SUFFIXES:
+        if name.endswith(suf) and len(name) - len(suf) >= 2:
+            return name[: -len(suf)]
+    return name
+
+
+@dataclass
+class TargetNames:
+    """The names a government goes by, and other governments' names that contain them."""
+
+    name_zh: str  # 杭州市
+    level: str = "city"  # "province" | "city"
+    others: tuple[str, ...] = ()  # names of other governments (full names)
+
+    @classmethod
+    def from_target(cls, target, registry=None) -> TargetNames:
+        level = "province" if (target.group == "province" or target.get("level") == "province") else "city"
+        others: set[str] = set()
+        if registry is not None:
+            for t in registry.targets:
+                if t.name_zh != target.name_zh:
+                    others.add(t.name_zh)
+                    if t.get("province"):
+                        others.add(t.get("province"))
+        others.discard(target.name_zh)
+        return cls(target.name_zh, level, tuple(sorted(others)))
+
+    @property
+    def aliases(self) -> list[str]:
+        out = [self.name_zh]
+        s = short_name(self.name_zh)
+        if s != self.name_zh:
+            out.append(s)
+        return out
+
+    def issued_by(self, issuer: str) -> tuple[bool, str]:
+        """Is ``issuer`` this government or one of its own bodies? (decision, reason)"""
+        text = re.sub(r"[\s\u3000\xa0]+", "", issuer or "")
+        if not text:
+            return False, "no issuing body on the page"
+        short = short_name(self.name_zh)
+        # mask longer names of other governments that contain ours (吉林省 on a 吉林市 check)
+        masked = text
+        for other in sorted(self.others, key=len, reverse=True):
+            if len(other) > len(short) and short in other and other not in (self.name_zh,):
+                masked = masked.replace(other, "#" * len(other))
+        own_suffix = self.name_zh[len(short):] if self.name_zh.startswith(short) else ""
+        for m in re.finditer(re.escape(short), masked):
+            i, j = m.start(), m.end()
+            prev = masked[i - 1] if i else ""
+            if prev and _CJK.match(prev) and not masked[:i].endswith(("中共", "共")):
+                continue  # part of a longer name: 广西安… is not 西安
+            rest = masked[j:]
+            if own_suffix and rest.startswith(own_suffix):
+                rest = rest[len(own_suffix):]
+            elif _ADMIN_NEXT.match(rest):
+                continue  # 吉林省 when we are 吉林市
+            if _SUBORDINATE.match(rest):
+                return False, f"{text} is a body below {self.name_zh}, not {self.name_zh} itself"
+            return True, f"issuer {text} is {self.name_zh}"
+        # relative names on one's own site: 市政府办公室 on a city site, 省政府办公厅 on a province's
+        rel = "省" if self.name_zh.endswith("省") else "自治区" if self.name_zh.endswith("自治区") else "市"
+        if self.name_zh.endswith("兵团"):
+            rel = "兵团"
+        if text.startswith(rel) or text.startswith("中共" + rel):
+            return True, f"issuer {text} names its own {rel}-level government without the place name"
+        return False, f"issuer {text} is not {self.name_zh}"

@@ -1,0 +1,381 @@
+"""Pages as the rules see them, and the one pass that runs every rule over a page.
+
+* ``decode_body(body, content_type, declared)`` turns stored bytes into text: BOM, the
+  declared/HTTP charset, the ``<meta>`` charset, then detection (strict UTF-8, strict
+  GB18030, charset-normalizer); gb2312/gbk are read as gb18030 (their superset).
+* ``parse_html(html, url)`` / ``parse_text(text, url)`` build a :class:`PageDoc` once: the
+  visible text (scripts, styles and comments dropped, whitespace runs collapsed to one space,
+  block boundaries to one newline), every link with its label (anchor text + ``img alt`` +
+  ``title``) and its span in that text, the text segments the metadata reader uses, and the
+  policy-document metadata (lazily, see ``extractors.document``).
+* ``visible_text(html)`` is the text that offsets of evidence refer to.
+* ``run_rules(page, ruleset, ctx)`` evaluates every rule of the rule set over the page and
+  returns :class:`Finding` objects (leaf, rule, version, points, snippet, offsets, values,
+  checks).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+import lxml.etree
+import lxml.html
+
+if TYPE_CHECKING:
+    from extractors.document import DocumentInfo, TargetNames
+    from extractors.rules import Rule, RuleSet
+
+DEFAULT_AS_OF = date(2023, 10, 31)
+
+# --- decoding ------------------------------------------------------------------------------
+_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-80": "gb18030",
+            "cp936": "gb18030", "utf8": "utf-8", "iso-8859-1": "cp1252", "latin-1": "cp1252"}
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _norm_encoding(enc: str | None) -> str | None:
+    if not enc:
+        return None
+    enc = enc.strip().strip("\"'").lower()
+    enc = _ALIASES.get(enc, enc)
+    try:
+        import codecs
+        return codecs.lookup(enc).name
+    except LookupError:
+        return None
+
+
+def _detect(body: bytes) -> str:
+    """Best guess for an undeclared body: strict UTF-8, strict GB18030, charset-normalizer."""
+    try:
+        body.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = body.decode("gb18030")
+        if len(_CJK.findall(text[:20000])) >= 2:
+            return "gb18030"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+    best = from_bytes(body[:200000]).best()
+    return _norm_encoding(best.encoding if best else None) or "utf-8"
+
+
+def decode_body(body: bytes, content_type: str | None = None, declared: str | None = None) -> tuple[str, str]:
+    """Decode page bytes; returns (text, encoding used).
+
+    ``declared`` (e.g. the encoding the crawler stored) wins over the HTTP header, which
+    wins over the ``<meta>`` declaration; an undeclared body is detected.
+    """
+    from w3lib.encoding import html_to_unicode
+
+    enc = _norm_encoding(declared)
+    if enc:
+        header = f"text/html; charset={enc}"
+    else:
+        header = content_type or None
+        m = re.search(r"charset=([\w\-]+)", header or "", re.I)
+        if m:
+            norm = _norm_encoding(m.group(1))
+            header = f"text/html; charset={norm}" if norm else None
+    used, text = html_to_unicode(header, body, default_encoding="utf-8",
+                                 auto_detect_fun=lambda b: _detect(b))
+    used = _norm_encoding(used) or used
+    if used in ("gbk", "gb2312"):
+        used = "gb18030"
+        text = body.decode("gb18030", errors="replace")
+    return text, used
+
+
+# --- the page model ------------------------------------------------------------------------
+@dataclass
+class Link:
+    label: str  # anchor text + img alt + title, whitespace-collapsed
+    href: str  # absolute
+    start: int  # span of the anchor's visible text in PageDoc.text
+    end: int
+    host: str = ""
+
+
+@dataclass
+class Segment:
+    """A run of text between two element boundaries; ``block`` if a block/cell boundary precedes it."""
+
+    text: str
+    start: int
+    end: int
+    block: bool
+
+
+@dataclass
+class PageDoc:
+    url: str
+    title: str
+    text: str
+    links: list[Link]
+    segments: list[Segment]
+    meta: dict[str, str] = field(default_factory=dict)  # <meta name=... content=...>, names lower-cased
+    h1: list[str] = field(default_factory=list)
+    kind: str = "html"  # "html" | "text"
+    _doc: Any = None
+    _doc_done: bool = False
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(self.url).hostname or "").lower()
+
+    @property
+    def document(self) -> DocumentInfo | None:
+        """The policy-document metadata of this page, or None if it is not one (computed once)."""
+        if not self._doc_done:
+            from extractors.document import read_document
+            self._doc = read_document(self)
+            self._doc_done = True
+        return self._doc
+
+
+_SKIP = {"script", "style", "noscript", "template", "head", "title", "meta", "link", "object",
+         "embed", "svg", "canvas", "iframe", "frame", "frameset", "textarea"}
+_INLINE = {"a", "font", "em", "i", "u", "sup", "sub", "small", "big", "strike", "s", "ins", "del",
+           "abbr", "code", "q", "cite", "bdi", "bdo", "mark", "time", "var", "wbr", "nobr"}
+_CELL = {"td", "th", "span", "b", "strong", "label", "img", "input", "button", "option"}
+_WS = re.compile(r"\s+")
+
+
+class _Builder:
+    """Accumulates the visible text with collapsed whitespace, tracking offsets and segments."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.n = 0
+        self.pending = ""  # separator owed before the next content: "", " " or "\n"
+        self.seg_start: int | None = None
+        self.seg_block = True
+        self.next_block = True
+        self.segments: list[tuple[int, int, bool]] = []
+
+    def boundary(self, kind: str) -> None:
+        """kind: 'inline' (no effect), 'cell' (segment split + space), 'block' (split + newline)."""
+        if kind == "inline":
+            return
+        self.close_segment()
+        self.next_block = True
+        if self.n:
+            if kind == "block":
+                self.pending = "\n"
+            elif self.pending != "\n":
+                self.pending = " "
+
+    def close_segment(self) -> None:
+        if self.seg_start is not None:
+            self.segments.append((self.seg_start, self.n, self.seg_block))
+            self.seg_start = None
+
+    def add(self, s: str | None) -> None:
+        if not s:
+            return
+        s2 = _WS.sub(" ", s)
+        if s2.startswith(" ") and self.n and not self.pending:
+            self.pending = " "
+        core = s2.strip(" ")
+        if not core:
+            return
+        if self.pending and self.n:
+            self.parts.append(self.pending)
+            self.n += len(self.pending)
+        self.pending = ""
+        if self.seg_start is None:
+            self.seg_start = self.n
+            self.seg_block = self.next_block
+            self.next_block = False
+        self.parts.append(core)
+        self.n += len(core)
+        if s2.endswith(" "):
+            self.pending = " "
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+_JS_URL = re.compile(r"""(?:window\.open|location(?:\.href)?\s*=|openUrl|openWin\w*)\s*\(?\s*['"]([^'"]+)['"]""")
+
+
+def _label_of(a: lxml.html.HtmlElement) -> str:
+    bits = [a.text_content()]
+    for img in a.iter("img"):
+        for attr in ("alt", "title"):
+            if img.get(attr):
+                bits.append(img.get(attr))
+    if a.get("title"):
+        bits.append(a.get("title"))
+    return " ".join(_WS.sub(" ", b).strip() for b in bits if b and b.strip())
+
+
+def parse_html(html: str, url: str = "") -> PageDoc:
+    """Parse an HTML document (however broken) into a PageDoc, once."""
+    html = html.lstrip("\ufeff")
+    if not html.strip():
+        return PageDoc(url, "", "", [], [])
+    try:
+        root = lxml.html.document_fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        # e.g. an XML declaration in a str, or nothing parseable: retry as bytes
+        try:
+            root = lxml.html.document_fromstring(html.encode("utf-8", "replace"),
+                                                 parser=lxml.html.HTMLParser(encoding="utf-8"))
+        except (lxml.etree.ParserError, ValueError):
+            return parse_text(html, url)
+    base = url
+    for b in root.iter("base"):
+        if b.get("href"):
+            base = urljoin(url, b.get("href"))
+            break
+    title_el = root.find(".//title")
+    title = _WS.sub(" ", title_el.text_content()).strip() if title_el is not None else ""
+    meta: dict[str, str] = {}
+    for m in root.iter("meta"):
+        name = (m.get("name") or m.get("property") or "").strip().lower()
+        if name and m.get("content") is not None and name not in meta:
+            meta[name] = m.get("content").strip()
+
+    b = _Builder()
+    raw_links: list[tuple[str, str, int, int]] = []
+    h1: list[str] = []
+
+    def walk(el: lxml.html.HtmlElement) -> None:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if not tag:  # comment / processing instruction: only its tail is content
+            b.add(el.tail)
+            return
+        tag = tag.lower()
+        if tag in _SKIP:
+            b.add(el.tail)
+            return
+        kind = "inline" if tag in _INLINE else "cell" if tag in _CELL else "block"
+        b.boundary(kind)
+        start = b.n + (1 if b.pending else 0)
+        b.add(el.text)
+        for child in el:
+            walk(child)
+        end = b.n
+        if tag == "a" or (tag == "area" and el.get("href")):
+            href = (el.get("href") or "").strip()
+            onclick = el.get("onclick") or ""
+            if (not href or href.lower().startswith("javascript")) and _JS_URL.search(onclick):
+                href = _JS_URL.search(onclick).group(1)
+            if href and not href.lower().startswith(("javascript:", "mailto:", "#")):
+                raw_links.append((_label_of(el), href, min(start, end), end))
+        elif tag == "option":
+            v = (el.get("value") or "").strip()
+            if v.lower().startswith(("http://", "https://", "//")):
+                raw_links.append((_WS.sub(" ", el.text_content()).strip(), v, min(start, end), end))
+        elif tag in ("h1",):
+            t = _WS.sub(" ", el.text_content()).strip()
+            if t:
+                h1.append(t)
+        b.boundary(kind)
+        b.add(el.tail)
+
+    body = root.find("body")
+    walk(body if body is not None else root)
+    b.close_segment()
+    text = b.text()
+    links = []
+    for label, href, s, e in raw_links:
+        try:
+            absolute = urljoin(base, href)
+        except ValueError:
+            continue
+        s, e = min(s, len(text)), min(max(s, e), len(text))
+        while s < e and text[s] in " \n":
+            s += 1
+        links.append(Link(label, absolute, s, e, (urlsplit(absolute).hostname or "").lower()))
+    segments = [Segment(text[s:e], s, e, blk) for s, e, blk in b.segments if e > s]
+    return PageDoc(url, title, text, links, segments, meta, h1, "html")
+
+
+def parse_text(text: str, url: str = "") -> PageDoc:
+    """A plain-text page (a .txt file, an attachment's extracted text): lines are segments."""
+    b = _Builder()
+    for line in text.splitlines():
+        b.boundary("block")
+        b.add(line)
+    b.close_segment()
+    out = b.text()
+    segments = [Segment(out[s:e], s, e, True) for s, e, _ in b.segments if e > s]
+    first = segments[0].text if segments else ""
+    return PageDoc(url, first[:200], out, [], segments, {}, [], "text")
+
+
+def visible_text(html: str) -> str:
+    """The visible text of an HTML page that evidence offsets refer to."""
+    return parse_html(html).text
+
+
+def looks_like_html(text: str) -> bool:
+    head = text[:4096].lower()
+    return "<html" in head or "<body" in head or "<!doctype" in head or "<div" in head or "<a " in head \
+        or "<p>" in head or "<table" in head
+
+
+# --- running rules -------------------------------------------------------------------------
+@dataclass
+class Context:
+    """What a rule may know besides the page: the cut-off date and whose page it is."""
+
+    as_of: date = DEFAULT_AS_OF
+    target: TargetNames | None = None
+
+
+@dataclass
+class Finding:
+    leaf_id: str
+    rule_id: str
+    rule_version: str
+    points: float
+    snippet: str
+    start: int
+    end: int
+    values: dict = field(default_factory=dict)
+    checks: dict = field(default_factory=dict)
+
+
+def run_rule(rule: Rule, page: PageDoc, ctx: Context) -> list[Finding]:
+    """All findings of one rule on one page (one per distinct hit)."""
+    hits = rule.matcher.evaluate(page, ctx)
+    out: list[Finding] = []
+    seen: set[int] = set()
+    for h in hits:
+        if h.start in seen:  # one finding per start offset (the store's unique key)
+            continue
+        seen.add(h.start)
+        out.append(Finding(rule.leaf_id, rule.id, rule.version, rule.points, h.snippet, h.start, h.end,
+                           dict(h.values), dict(h.checks)))
+    return out
+
+
+def run_rules(page: PageDoc, ruleset: RuleSet, ctx: Context) -> list[Finding]:
+    """Every rule of the rule set over one parsed page."""
+    out: list[Finding] = []
+    for rule in ruleset.rules:
+        out += run_rule(rule, page, ctx)
+    return out
+
+
+def parse_date(s: str | None) -> date | None:
+    """'2023-10-31', '2023年10月31日', '2023/3/15', '2023.03.15' -> date; None if no date."""
+    if not s:
+        return None
+    m = re.search(r"((?:19|20)\d{2})\s*[年\-/.]\s*(\d{1,2})\s*[月\-/.]\s*(\d{1,2})", s)
+    if not m:
+        return None
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
