@@ -1,0 +1,386 @@
+"""Deterministic generation of the simulated government web and its truth table.
+
+``build_site(site, seed)`` turns one registry site into a :class:`~simweb.model.SiteModel`
+(base content, then every feature of ``simweb.features.FEATURES``, then paths from the
+template family, then the page table and faults). :class:`SimWeb` holds all sites of a
+registry and builds each one lazily, on the first request for its host, so start-up is
+cheap; page HTML is rendered and encoded once and cached.
+
+Truth table (``truth(registry, seed)`` / ``write_truth(registry, seed, path)``)::
+
+    {"seed": 2023, "as_of": "2023-10-31",
+     "sites": {site_id: {"host", "scheme", "template", "encoding", "pages",
+               "leaves": {leaf_id: {"present": bool, "points_share": 1.0 | 0.0,
+                                    "sitewide": bool, "how": [...],
+                                    "urls": [...], "traps": [...],
+                                    "trap_details": [{"kind", "urls"}]}}}}}
+
+* ``urls``: every URL (exact final URL as a crawler stores it: scheme, host, path and
+  query) of a page that carries the evidence of the leaf. A link or label on the home
+  page lists every URL the home page answers at (``https://host/`` and, on templates
+  whose navigation links it, ``https://host/index.html``). A footer-wide or header-wide
+  feature (``sitewide`` true) lists every page of the site that uses the portal layout
+  (list pages, documents, news, static pages and their linked query-string duplicates);
+  pages that do not carry the layout (404 pages, the calendar trap, robots.txt, the
+  first 503 answer of the flaky page) are not listed. Evidence precision: an evidence
+  row is right when its URL is in ``urls``; site-level recall: a present leaf is found
+  when at least one evidence row exists. ``urls`` is empty when ``present`` is false.
+* ``traps``: URLs of pages built to look like the evidence without meeting the
+  indicator (present or not); ``trap_details`` says which kind each is
+  (``phone_contains_12345``, ``id_contains_12345``, ``news_headline``,
+  ``other_government``, ``draft``, ``repealed``, ``after_cutoff``, ``news_mention``).
+* ``points_share``: the share of the leaf's full points a correct scorer gives
+  (present → 1.0, absent → 0.0); multiply by the leaf's points from the rules.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from evidence.registry import Registry, Site
+from simweb.content import (
+    AREA_CODES,
+    AS_OF,
+    DEPTS,
+    DOC_FORMS,
+    NEWS_FORMS,
+    PROVINCE_ABBR,
+    TOPICS,
+    docno,
+    gov_name,
+    news_paragraphs,
+    paragraphs,
+    random_date,
+    rng_for,
+    short_name,
+)
+from simweb.features import FEATURES, add_doc, add_news
+from simweb.model import Column, Page, SiteModel
+from simweb.templates import FAMILIES, LABEL_SETS
+
+FAMILY_WEIGHTS = [("trs", 0.4), ("hanweb", 0.35), ("ucap", 0.25)]
+
+
+def _pick_weighted(rng: random.Random, pairs: list[tuple[str, float]]) -> str:
+    return rng.choices([p for p, _ in pairs], weights=[w for _, w in pairs])[0]
+
+
+def _domain(host: str) -> str:
+    return host[4:] if host.startswith("www.") else host
+
+
+# --- base content -----------------------------------------------------------------------------
+def _identity(site: SiteModel, t0: Any, rng: random.Random) -> None:
+    short = short_name(site.name)
+    gov = gov_name(site.name, site.level)
+    prov = site.province if site.level != "province" else site.name
+    abbr = PROVINCE_ABBR.get(prov, "京")
+    office = f"{gov}办公厅" if site.level == "province" else f"{gov}办公室"
+    admin = t0.admin_code if t0.admin_code.isdigit() else "100000"
+    area = rng.choice(AREA_CODES)
+    phone = f"{area}-{rng.randrange(2, 9)}{rng.randrange(1000000, 9999999)}"
+    while "12345" in phone:
+        phone = f"{area}-{rng.randrange(2, 9)}{rng.randrange(1000000, 9999999)}"
+    first = short[0] if site.level != "province" else abbr
+    fam = site.family.name if site.family else "trs"
+    static_cids = {k: rng.randrange(1000, 99999) for k in ("zwgk", "hdjl", "zwfw", "wzdt", "lxwm", "ldxx")}
+    bracket = rng.choices([0, 1, 2, 3], weights=[70, 12, 10, 8])[0]
+    site.ident.update({
+        "short": short, "gov": gov, "office": office, "prov_short": short_name(prov), "prov_abbr": abbr,
+        "site_title": rng.choice([f"{gov}门户网站", gov, f"中国·{short}", f"{short}政府网"]),
+        "idcode": f"{admin}{rng.randrange(1, 200):04d}",
+        "icp": f"{abbr}ICP备{rng.randrange(10000000, 99999999)}号" + ("-1" if rng.random() < 0.6 else ""),
+        "gongan": f"{admin}{rng.randrange(10000000, 99999999)}",
+        "area": area, "phone": phone, "postcode": f"{admin[:3]}{rng.randrange(0, 999):03d}",
+        "address": f"{short}{rng.choice(['市民中心', '人民路', '政府大院', '行政中心'])}{rng.randrange(1, 300)}号",
+        "undertaker": rng.choice([f"{short}大数据中心", f"{short}信息中心", f"{short}数据资源管理局"]),
+        "data_bureau": rng.choice([f"{short}数据资源管理局", f"{short}大数据发展管理局", f"{short}政务服务和数据管理局"]),
+        "date_style": rng.randrange(0, 4), "labels": rng.choice(LABEL_SETS[fam]),
+        "org_code": f"{rng.randrange(0, 999999999):09d}", "index_style": rng.randrange(0, 3),
+        "has_validity": rng.random() < 0.8,
+        "docno": lambda p, y, n, _b=bracket: docno(p, y, n, _b),
+        "docno_gov": f"{first}政发", "docno_office": rng.choice([f"{first}政办发", f"{first}政办函"]),
+        "static_cids": static_cids,
+        "zwfw_url": t0.get("zwfw_url") or f"https://zwfw.{_domain(site.host)}/",
+        "opendata_url": t0.get("opendata_url") or f"https://{rng.choice(['data', 'opendata'])}.{_domain(site.host)}/",
+        "prov_url": f"https://www.{PROVINCE_HOSTS.get(prov, 'gov.cn')}/" if site.level != "province" else "",
+        "zwgk_extra": "",
+    })
+
+
+PROVINCE_HOSTS: dict[str, str] = {}
+
+
+def _columns(site: SiteModel, rng: random.Random) -> None:
+    names = {
+        "yw": rng.choice([f"{site.short}要闻", "今日要闻", "政务要闻", "要闻动态"]),
+        "bmdt": rng.choice(["部门动态", "部门信息", "区县动态", "基层动态"]),
+        "tzgg": rng.choice(["通知公告", "公示公告", "公告公示"]),
+        "zcwj": rng.choice(["政策文件", "政府文件", "文件库", "政策文件库"]),
+        "zcjd": rng.choice(["政策解读", "解读回应"]),
+    }
+    for key, name in names.items():
+        site.columns[key] = Column(key=key, name=name, cid=rng.randrange(1000, 1300000),
+                                   page_size=rng.choice([15, 20]) if key != "zcwj" else rng.choice([12, 15, 20]))
+    if site.family and site.family.name == "hanweb" and rng.random() < 0.7:
+        site.columns["bmdt"].script_list = True
+
+
+def _base_items(site: SiteModel, rng: random.Random) -> None:
+    i = site.ident
+    topics = TOPICS[:]
+    rng.shuffle(topics)
+    for n in range(rng.randrange(35, 75)):
+        topic = topics[n % len(topics)]
+        form = rng.choice(DOC_FORMS)
+        issuer_is_office = "办公" in form
+        issuer = i["office"] if issuer_is_office else i["gov"]
+        title = form.format(gov=i["gov"], short=site.short, topic=topic)
+        d = random_date(rng, date(2019, 1, 1), date(2023, 10, 30))
+        prefix = i["docno_office"] if issuer_is_office else i["docno_gov"]
+        dn = i["docno"](prefix, d.year, rng.randrange(1, 120)) if rng.random() < 0.92 else ""
+        validity = "有效" if d.year >= 2021 or rng.random() < 0.7 else rng.choice(["失效", "废止"])
+        add_doc(site, rng, f"doc-{n}", title, issuer=issuer, docno=dn, d=d, validity=validity,
+                kind_word="意见" if "意见" in title else "方案" if "方案" in title else "通知", topic=topic)
+    for col, count in (("yw", rng.randrange(25, 60)), ("bmdt", rng.randrange(15, 40)), ("tzgg", rng.randrange(8, 20))):
+        for n in range(count):
+            topic = rng.choice(TOPICS)
+            source = f"{site.short}{rng.choice(DEPTS)}" if col == "bmdt" else ""
+            title = rng.choice(NEWS_FORMS).format(short=site.short, topic=topic)
+            if col == "bmdt":
+                title = f"{source.removeprefix(site.short)}{rng.choice(['扎实推进', '召开', '部署'])}{topic}工作"
+            if col == "tzgg":
+                title = f"关于{rng.choice(['开展', '做好', '公布'])}{topic}{rng.choice(['工作的通知', '有关事项的公告', '评审结果的公示'])}"
+            add_news(site, rng, f"{col}-{n}", title, news_paragraphs(rng, rng.randrange(3, 6)), column=col,
+                     d=random_date(rng, date(2022, 1, 1), date(2023, 10, 30)), source=source)
+
+
+def _static_pages(site: SiteModel, rng: random.Random) -> None:
+    i = site.ident
+
+    def zwgk(s: SiteModel) -> str:
+        cols = "".join(f'<li><a href="{c.path}">{c.name}</a></li>' for k, c in s.columns.items() if k != "bmdt")
+        return (f'<ul class="xxgk-nav"><li><a href="{s.ident["old_zcwj"]}">政府信息公开指南</a></li>{cols}'
+                f'<li><a href="{s.href("col:tzgg")}">政府信息公开年报</a></li>{s.ident["zwgk_extra"]}</ul>')
+
+    def sitemap(s: SiteModel) -> str:
+        rows = [f'<li><a href="{c.path}">{c.name}</a></li>' for c in s.columns.values()]
+        rows += [f'<li><a href="{p.ref}">{p.title}</a></li>' for k, p in s.static_pages.items() if k != "wzdt"]
+        rows.append('<li><a href="/zwgk/jggk/index.html">机构概况</a></li>')  # a dead link
+        rows.append(f'<li><a href="{s.ident["calendar"]}">活动日历</a></li>')
+        return f'<ul class="sitemap">{"".join(rows)}</ul>'
+
+    def contact(s: SiteModel) -> str:
+        return (f"<p>主办单位：{s.ident['office']}</p><p>通讯地址：{s.ident['address']}　邮编：{s.ident['postcode']}</p>"
+                f"<p>联系电话：{s.ident['phone']}</p>")
+
+    site.static_pages.update({
+        "zwgk": Page("static", title=rng.choice(["政务公开", "政府信息公开", "信息公开"]), body=zwgk),
+        "hdjl": Page("static", title=rng.choice(["互动交流", "政民互动", "公众参与"]), body=""),
+        "zwfw": Page("static", title=rng.choice(["政务服务", "办事服务", "便民服务"]), body=""),
+        "wzdt": Page("static", title="网站地图", body=sitemap),
+        "ldxx": Page("static", title=rng.choice(["领导信箱", "市长信箱", "书记市长信箱"]),
+                     body=lambda s: f"<p>来信须知：请如实填写姓名和联系方式。</p><p>咨询请拨打{s.ident['phone']}。</p>"),
+        "lxwm": Page("static", title="联系我们", body=contact),
+    })
+    i["old_zcwj"] = "/zwgk/zfxxgkzn/index.html"
+
+
+def _chrome(site: SiteModel, rng: random.Random) -> None:
+    """Navigation, header links and the standard footer lines."""
+    i = site.ident
+    site.nav = [("首页", "/"), (site.static_pages["zwgk"].title, "page:zwgk"), ("政策文件", "col:zcwj"),
+                ("新闻动态", "col:yw"), (site.static_pages["zwfw"].title, "page:zwfw"),
+                (site.static_pages["hdjl"].title, "page:hdjl")]
+    site.header_links += ['<a id="cniil_wza" href="javascript:void(0)" onclick="aria.start()">无障碍</a>',
+                          '<a href="javascript:void(0)" onclick="aria.oldFixedStart()">关怀版</a>',
+                          lambda s: f'<a href="{s.static_pages["wzdt"].ref}">网站地图</a>']
+    sep = rng.choice(["　", "　|　", " "])
+    host_line = (f"主办：{i['office']}{sep}承办：{i['undertaker']}" if rng.random() < 0.6
+                 else f"主办单位：{i['office']}{sep}技术支持：{i['undertaker']}")
+    contact = rng.choice([f"联系电话：{i['phone']}", f"电话：{i['phone']}", f"网站联系：{i['phone']}"])
+    recordcode = i["gongan"]
+    ga_link = (f"http://www.beian.gov.cn/portal/registerSystemInfo?recordcode={recordcode}" if rng.random() < 0.5
+               else f"https://beian.mps.gov.cn/#/query/webSearch?code={recordcode}")
+    ga_text = rng.choice([f"{i['prov_abbr']}公网安备 {recordcode}号", f"{i['prov_abbr']}公网安备{recordcode}号"])
+    site.footer_lines += [
+        host_line,
+        f"{contact}{sep}地址：{i['address']}",
+        f"网站标识码：{i['idcode']}{sep}<a href=\"https://beian.miit.gov.cn/\" target=\"_blank\">{i['icp']}</a>{sep}"
+        f"<a href=\"{ga_link}\" target=\"_blank\"><img src=\"/images/ga.png\" alt=\"\">{ga_text}</a>",
+        lambda s: f'<a href="{s.static_pages["wzdt"].ref}">网站地图</a>{sep}<a href="{s.static_pages["lxwm"].ref}">联系我们</a>',
+        "<script type=\"text/javascript\">document.write(unescape(\"%3Cspan id='_ideConac' %3E%3C/span%3E%3Cscript "
+        f"src='https://dcs.conac.cn/js/{rng.randrange(10, 33)}/{rng.randrange(100, 400)}/0000/{rng.randrange(10**7, 10**8)}"
+        "/CA.js' type='text/javascript'%3E%3C/script%3E\"));</script>"
+        f'<script id="_jiucuo_" sitecode="{i["idcode"]}" src="https://zfwzgl.www.gov.cn/exposure/jiucuo.js"></script>',
+    ]
+
+
+def _faults(site: SiteModel, rng: random.Random) -> None:
+    """Query-string duplicates, redirects, dead links, a slow page, a flaky page, a crawler trap."""
+    news = [site.items[k] for k in site.columns["yw"].items]
+    picks = rng.sample(news[:8], k=min(3, len(news[:8])))
+    dup = "".join(f'<li><a href="{it.path}?from=index">{it.title}</a></li>' for it in picks)
+    for it in picks:
+        site.aliases[f"{it.path}?from=index"] = it.path
+    olds = rng.sample(news[8:20], k=min(2, len(news[8:20])))
+    for it in olds:
+        site.redirects[f"/news/show.asp?id={it.num}"] = it.path
+    old_links = "".join(f'<li><a href="/news/show.asp?id={it.num}">{it.title}</a></li>' for it in olds)
+    dead = '<li><a href="/xwzx/tpxw/201905/t20190512_1234.html">我市召开2019年春季植树活动动员会</a></li>'
+    site.home_blocks.insert(0, ("热点关注", f"<ul>{dup}{old_links}{dead}</ul>"))
+    site.redirects[site.ident["old_zcwj"]] = site.columns["tzgg"].path
+    pool = [it.path for it in news[20:]] or [news[-1].path]
+    if rng.random() < 0.3:
+        site.slow[rng.choice(pool)] = 2.5
+    site.flaky.add(rng.choice(pool))
+    fam = site.family.name if site.family else "trs"
+    site.ident["calendar"] = {"trs": "/hdjl/hdrl/index.html?date=2023-10", "hanweb": "/module/calendar/index.jsp?ym=202310",
+                              "ucap": "/rili/index.htm?page=1"}[fam]
+
+
+def trap_page(site: SiteModel, path: str) -> str | None:
+    """The crawler trap: a calendar (or ?page=N chain) with a next link that never ends."""
+    base, _, query = path.partition("?")
+    cal = site.ident["calendar"].partition("?")[0]
+    if base != cal:
+        return None
+    key, _, value = query.partition("=")
+    if key == "page":
+        n = int(value) if value.isdigit() else 1
+        links = f'<a href="{cal}?page={n + 1}">下一页</a>' + (f' <a href="{cal}?page={n - 1}">上一页</a>' if n > 1 else "")
+        title = f"活动预告 第{n}页"
+    else:
+        digits = value.replace("-", "")
+        y, m = (int(digits[:4]), int(digits[4:6])) if len(digits) >= 6 and digits.isdigit() else (2023, 10)
+        prev_y, prev_m = (y - 1, 12) if m == 1 else (y, m - 1)
+        next_y, next_m = (y + 1, 1) if m == 12 else (y, m + 1)
+        fmt = (lambda a, b: f"{a}-{b:02d}") if "-" in value else (lambda a, b: f"{a}{b:02d}")
+        links = (f'<a href="{cal}?{key}={fmt(prev_y, prev_m)}">上月</a> '
+                 f'<a href="{cal}?{key}={fmt(next_y, next_m)}">下月</a>')
+        title = f"{y}年{m}月活动日历"
+    charset = '<meta charset="gbk">' if site.encoding == "gbk" else '<meta charset="utf-8">'
+    return f"<html><head>{charset}<title>{title}</title></head><body><h3>{title}</h3>{links}</body></html>"
+
+
+# --- assembly ---------------------------------------------------------------------------------
+def build_site(site: Site, seed: int) -> SiteModel:
+    """Build one portal (deterministic in the registry row and the seed)."""
+    t0 = site.targets[0]
+    rng = rng_for(seed, site.site_id, "site")
+    scheme = site.portal_url.split(":", 1)[0]
+    m = SiteModel(site_id=site.site_id, name=site.name_zh, level=t0.get("level", "city"),
+                  province=t0.get("province") or site.name_zh, host=site.host, scheme=scheme, seed=seed, rng=rng)
+    m.family = FAMILIES[_pick_weighted(rng, FAMILY_WEIGHTS)]
+    m.encoding = "gbk" if rng.random() < (0.25 if m.family.name != "hanweb" else 0.08) else "utf-8"
+    _identity(m, t0, rng)
+    _columns(m, rng)
+    _base_items(m, rng)
+    _static_pages(m, rng)
+    _chrome(m, rng)
+    m.family.assign_fixed(m)
+    for feature in FEATURES:
+        present = rng_for(seed, site.site_id, feature.leaf_id, "present").random() < feature.presence
+        m.leaves[feature.leaf_id] = feature.apply(m, present, rng_for(seed, site.site_id, feature.leaf_id))
+    for col in m.columns.values():
+        col.items.sort(key=lambda k: (m.items[k].date, m.items[k].num), reverse=True)
+    m.family.assign_paths(m)
+    _faults(m, rng)
+    _page_table(m)
+    return m
+
+
+def _page_table(m: SiteModel) -> None:
+    assert m.family is not None
+    for p in m.family.home_links():
+        m.pages[p] = Page("home")
+    for key, col in m.columns.items():
+        for n, path in enumerate(col.pages):
+            m.pages[path] = Page("list", ref=key, page_no=n)
+    for key, item in m.items.items():
+        m.pages[item.path] = Page("item", ref=key)
+    for page in m.static_pages.values():
+        m.pages[page.ref] = page
+
+
+def layout_urls(m: SiteModel) -> list[str]:
+    """Every URL of the site that answers 200 with the portal layout (pages and linked duplicates)."""
+    return [m.base + p for p in list(m.pages) + list(m.aliases)]
+
+
+def resolve(m: SiteModel, ref: str) -> list[str]:
+    assert m.family is not None
+    if ref == "sitewide":
+        return layout_urls(m)
+    if ref == "home":
+        paths = m.family.home_links()
+    elif ref.startswith("item:"):
+        paths = [m.items[ref[5:]].path]
+    elif ref.startswith("page:"):
+        paths = [m.static_pages[ref[5:]].ref]
+    else:
+        paths = [ref]
+    paths += [a for a, target in m.aliases.items() if target in paths]
+    return [m.base + p for p in paths]
+
+
+def site_truth(m: SiteModel) -> dict:
+    leaves = {}
+    for leaf_id, lt in m.leaves.items():
+        urls: list[str] = []
+        for ref in lt.refs:
+            urls += [u for u in resolve(m, ref) if u not in urls]
+        details = [{"kind": kind, "urls": resolve(m, ref)} for kind, ref in lt.traps]
+        traps: list[str] = []
+        for d in details:
+            traps += [u for u in d["urls"] if u not in traps]
+        leaves[leaf_id] = {"present": lt.present, "points_share": 1.0 if lt.present else 0.0,
+                           "sitewide": "sitewide" in lt.refs, "how": lt.how,
+                           "urls": urls if lt.present else [], "traps": traps, "trap_details": details}
+    return {"host": m.host, "scheme": m.scheme, "template": m.family.name if m.family else "",
+            "encoding": m.encoding, "pages": len(m.pages) + len(m.aliases), "leaves": leaves}
+
+
+class SimWeb:
+    """All portals of a registry, built lazily per host and cached."""
+
+    def __init__(self, registry: Registry, seed: int = 2023) -> None:
+        self.registry = registry
+        self.seed = seed
+        self.by_host: dict[str, Site] = {s.host: s for s in registry.sites}
+        self._models: dict[str, SiteModel] = {}
+        for s in registry.sites:  # the province portal hosts, for "related links" of cities
+            t0 = s.targets[0]
+            if t0.get("level") == "province":
+                PROVINCE_HOSTS.setdefault(s.name_zh, _domain(s.host))
+
+    def model(self, host: str) -> SiteModel | None:
+        m = self._models.get(host)
+        if m is None:
+            site = self.by_host.get(host)
+            if site is None:
+                return None
+            m = self._models[host] = build_site(site, self.seed)
+        return m
+
+    def models(self) -> list[SiteModel]:
+        return [m for m in (self.model(h) for h in self.by_host) if m is not None]
+
+
+def truth(registry: Registry, seed: int = 2023) -> dict:
+    """The truth table of the whole simulated web (see the module docstring)."""
+    web = SimWeb(registry, seed)
+    return {"seed": seed, "as_of": AS_OF.isoformat(),
+            "sites": {m.site_id: site_truth(m) for m in web.models()}}
+
+
+def write_truth(registry: Registry, seed: int, path: str | Path) -> Path:
+    """Write the truth table as JSON (UTF-8) without serving anything."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(truth(registry, seed), ensure_ascii=False, indent=1), encoding="utf-8")
+    return p

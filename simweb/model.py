@@ -1,0 +1,136 @@
+"""The data model of one simulated portal: items, columns, pages, faults and truth refs.
+
+A :class:`SiteModel` is built in three passes (see ``simweb.generate.build_site``):
+base content and features add items, columns and page fragments; the template family
+assigns URL paths; then the page table is built and the features' truth references
+are resolved to URLs. Page HTML is rendered lazily by the family, on first request.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from simweb.templates import Family
+
+Fragment = str | Callable[["SiteModel"], str]
+
+
+@dataclass
+class Item:
+    """One content page: a policy document ("doc"), an interpretation ("interp") or news."""
+
+    key: str
+    kind: str
+    column: str
+    title: str
+    date: date
+    num: int
+    issuer: str = ""
+    docno: str = ""
+    written: date | None = None
+    validity: str = ""  # "" → the template prints no 有效性 row
+    index_no: str = ""
+    source: str = ""
+    paras: list[str] = field(default_factory=list)
+    related: list[tuple[str, str]] = field(default_factory=list)  # (heading, item key)
+    extra_html: str = ""
+    topic: str = ""
+    path: str = ""
+
+
+@dataclass
+class Column:
+    key: str
+    name: str
+    items: list[str] = field(default_factory=list)
+    page_size: int = 15
+    script_list: bool = False  # list printed inside <script type="text/xml"> (Hanweb datastore)
+    cid: int = 0
+    path: str = ""  # first list page
+    pages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Page:
+    """What a path serves: kind is home | list | item | static."""
+
+    kind: str
+    ref: str = ""
+    page_no: int = 0
+    title: str = ""
+    body: Fragment = ""
+    column: str = ""
+
+
+@dataclass
+class LeafTruth:
+    present: bool = False
+    refs: list[str] = field(default_factory=list)  # item:<key> | page:<path> | home | sitewide
+    traps: list[tuple[str, str]] = field(default_factory=list)  # (trap kind, ref)
+    how: list[str] = field(default_factory=list)  # the variants used, for people reading the truth
+
+
+@dataclass
+class SiteModel:
+    site_id: str
+    name: str
+    level: str
+    province: str
+    host: str
+    scheme: str
+    seed: int
+    rng: random.Random
+    family: Family | None = None
+    encoding: str = "utf-8"
+    ident: dict[str, Any] = field(default_factory=dict)
+    items: dict[str, Item] = field(default_factory=dict)
+    columns: dict[str, Column] = field(default_factory=dict)
+    nav: list[tuple[str, str]] = field(default_factory=list)  # (label, href or col:<key>)
+    header_links: list[Fragment] = field(default_factory=list)
+    home_blocks: list[tuple[str, Fragment]] = field(default_factory=list)
+    footer_lines: list[Fragment] = field(default_factory=list)
+    floats: list[Fragment] = field(default_factory=list)
+    static_pages: dict[str, Page] = field(default_factory=dict)  # key → page (path set by family)
+    pages: dict[str, Page] = field(default_factory=dict)  # path → page
+    aliases: dict[str, str] = field(default_factory=dict)  # duplicate path → canonical path
+    redirects: dict[str, str] = field(default_factory=dict)  # old path → new path (301)
+    slow: dict[str, float] = field(default_factory=dict)
+    flaky: set[str] = field(default_factory=set)
+    leaves: dict[str, LeafTruth] = field(default_factory=dict)
+    external_hosts: dict[str, str] = field(default_factory=dict)  # host → page title
+    next_num: int = 0
+
+    @property
+    def base(self) -> str:
+        return f"{self.scheme}://{self.host}"
+
+    @property
+    def short(self) -> str:
+        return self.ident["short"]
+
+    def new_num(self) -> int:
+        self.next_num += self.rng.randrange(3, 40)
+        return self.next_num
+
+    def add_item(self, item: Item) -> Item:
+        self.items[item.key] = item
+        self.columns[item.column].items.append(item.key)
+        return item
+
+    def columns_by_name(self) -> dict[str, int]:
+        return {c.name: c.cid for c in self.columns.values()}
+
+    def href(self, ref: str) -> str:
+        """A site-relative href for ``col:<key>``, ``item:<key>``, ``page:<key>`` or a URL."""
+        if ref.startswith("col:"):
+            return self.columns[ref[4:]].path
+        if ref.startswith("item:"):
+            return self.items[ref[5:]].path
+        if ref.startswith("page:"):
+            return self.static_pages[ref[5:]].ref
+        return ref

@@ -1,0 +1,335 @@
+"""The simulated web as an HTTP/1.1 proxy on loopback (asyncio, no framework).
+
+Clients reach every portal of the registry by its real URL through this proxy:
+
+* ``GET http://host/path HTTP/1.1`` (absolute-URI form) for ``http://`` URLs;
+* ``CONNECT host:443`` followed by TLS, terminated here with a certificate for that
+  host minted on the fly and signed by a throwaway CA created at start-up (cached per
+  host); requests inside the tunnel are origin-form;
+* plain origin-form requests with a ``Host`` header, for convenience (curl, tests).
+
+Keep-alive is supported. Hosts that are neither a portal of the registry nor one of
+the service / open-data / 12345 hosts the portals link to get ``502 Bad Gateway``.
+
+Public API: :func:`serve_forever` (used by ``windvane simweb serve``),
+:class:`SimWebServer` (in-process, for tests and benchmarks) and
+:class:`SimWebProcess` (a child process as a context manager).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from collections import OrderedDict
+from email.utils import formatdate
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from evidence.registry import Registry, load_registry
+from simweb.generate import SimWeb, trap_page, write_truth
+from simweb.model import SiteModel
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_HEAD = 65536
+
+
+class LocalCA:
+    """A throwaway certificate authority; mints one leaf certificate per host, on demand."""
+
+    def __init__(self) -> None:
+        self.dir = tempfile.TemporaryDirectory(prefix="simweb-ca-")
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.leaf_key = ec.generate_private_key(ec.SECP256R1())  # one key for all leaves: minting stays cheap
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "windvane simweb throwaway CA")])
+        now = dt.datetime.now(dt.UTC)
+        self.cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                     .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
+                     .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+                     .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                     .sign(self.key, hashes.SHA256()))
+        self.key_path = Path(self.dir.name) / "leaf.key"
+        self.key_path.write_bytes(self.leaf_key.private_bytes(serialization.Encoding.PEM,
+                                                              serialization.PrivateFormat.PKCS8,
+                                                              serialization.NoEncryption()))
+        self.ca_path = Path(self.dir.name) / "ca.pem"
+        self.ca_path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+        self._contexts: dict[str, ssl.SSLContext] = {}
+
+    def context(self, host: str) -> ssl.SSLContext:
+        ctx = self._contexts.get(host)
+        if ctx is not None:
+            return ctx
+        now = dt.datetime.now(dt.UTC)
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+                .issuer_name(self.cert.subject).public_key(self.leaf_key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+                .sign(self.key, hashes.SHA256()))
+        path = Path(self.dir.name) / f"{host}.pem"
+        path.write_bytes(cert.public_bytes(serialization.Encoding.PEM) +
+                         self.cert.public_bytes(serialization.Encoding.PEM))
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(path, self.key_path)
+        self._contexts[host] = ctx
+        return ctx
+
+
+class Response:
+    __slots__ = ("status", "reason", "headers", "body")
+
+    def __init__(self, status: int, reason: str, body: bytes, headers: list[tuple[str, str]] | None = None) -> None:
+        self.status, self.reason, self.body, self.headers = status, reason, body, headers or []
+
+
+def _html(status: int, reason: str, text: str, charset: str = "utf-8") -> Response:
+    return Response(status, reason, text.encode(charset, "xmlcharrefreplace"),
+                    [("Content-Type", f"text/html; charset={'GBK' if charset == 'gbk' else 'UTF-8'}")])
+
+
+NOT_FOUND = ("<html><head><meta charset=\"utf-8\"><title>404 Not Found</title></head><body>"
+             "<h1>404 Not Found</h1><p>您访问的页面不存在或已被删除。</p><hr><center>nginx</center></body></html>")
+
+
+class SimWebServer:
+    """Request handling for all hosts; ``await start(host, port)`` to listen."""
+
+    def __init__(self, registry: Registry, seed: int = 2023, cache_size: int = 8192) -> None:
+        self.web = SimWeb(registry, seed)
+        self.ca = LocalCA()
+        self._cache: OrderedDict[tuple[str, str], Response] = OrderedDict()
+        self._cache_size = cache_size
+        self._flaky_seen: set[tuple[str, str]] = set()
+        self._aux: dict[str, str] | None = None
+        self.server: asyncio.AbstractServer | None = None
+        self.requests = 0
+
+    # --- routing ----------------------------------------------------------------------------
+    def aux_hosts(self) -> dict[str, str]:
+        """Hosts the portals link to (service portal, open data, 12345): a one-page stand-in each."""
+        if self._aux is None:
+            aux: dict[str, str] = {}
+            for m in self.web.models():
+                aux.update({h: t for h, t in m.external_hosts.items() if h not in self.web.by_host})
+            self._aux = aux
+        return self._aux
+
+    def known(self, host: str) -> bool:
+        return host in self.web.by_host or host in self.aux_hosts()
+
+    async def respond(self, scheme: str, host: str, target: str, method: str = "GET") -> Response:
+        m = self.web.model(host)
+        if m is None:
+            title = self.aux_hosts().get(host)
+            if title is None:
+                return Response(502, "Bad Gateway", f"simweb proxy: unknown host {host!r}: it is not part of the "
+                                f"simulated web (not in the registry)\n".encode(),
+                                [("Content-Type", "text/plain; charset=utf-8")])
+            return _html(200, "OK", f"<html><head><meta charset=\"utf-8\"><title>{title}</title></head><body>"
+                         f"<h1>{title}</h1><p>欢迎访问。</p></body></html>")
+        if scheme == "http" and m.scheme == "https":
+            return Response(301, "Moved Permanently", b"", [("Location", f"https://{host}{target}")])
+        if target == "/robots.txt":
+            return Response(200, "OK", b"User-agent: *\nDisallow: /search/\nDisallow: /was5/\nDisallow: /jsearchfront/\n",
+                            [("Content-Type", "text/plain")])
+        key = (host, target)
+        delay = m.slow.get(target)
+        if delay:
+            await asyncio.sleep(delay)
+        if target in m.flaky and key not in self._flaky_seen:
+            self._flaky_seen.add(key)
+            return _html(503, "Service Unavailable", "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>")
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        resp = self._build(m, target)
+        self._cache[key] = resp
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return resp
+
+    def _build(self, m: SiteModel, target: str) -> Response:
+        assert m.family is not None
+        path = m.aliases.get(target, target)
+        page = m.pages.get(path)
+        if page is None and path in m.redirects:
+            return Response(301, "Moved Permanently", b"", [("Location", f"{m.base}{m.redirects[path]}")])
+        if page is None:
+            trap = trap_page(m, path)
+            if trap is not None:
+                return _html(200, "OK", trap, m.encoding)
+            page = m.pages.get(path.partition("?")[0])  # static pages ignore the query string
+        if page is None:
+            return _html(404, "Not Found", NOT_FOUND)
+        return _html(200, "OK", m.family.render(m, page), m.encoding)
+
+    # --- protocol ---------------------------------------------------------------------------
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        tunnel_host: str | None = None
+        scheme = "http"
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                    return
+                lines = head.decode("latin-1").split("\r\n")
+                try:
+                    method, target, version = lines[0].split(" ", 2)
+                except ValueError:
+                    await self._send(writer, Response(400, "Bad Request", b"bad request line\n"), False)
+                    return
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        k, v = line.split(":", 1)
+                        headers[k.strip().lower()] = v.strip()
+                length = int(headers.get("content-length", "0") or 0)
+                if length:
+                    await reader.readexactly(length)
+                conn = headers.get("connection", "").lower()
+                keep = (conn != "close") if version == "HTTP/1.1" else (conn == "keep-alive")
+                if method == "CONNECT":
+                    host = target.rsplit(":", 1)[0].strip("[]").lower()
+                    if not self.known(host):
+                        resp = await self.respond("https", host, "/")
+                        await self._send(writer, resp, False)
+                        return
+                    writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    await writer.drain()
+                    await writer.start_tls(self.ca.context(host))
+                    tunnel_host, scheme = host, "https"
+                    continue
+                if target.startswith(("http://", "https://")):
+                    scheme, rest = target.split("://", 1)
+                    host, slash, path = rest.partition("/")
+                    path = slash + path if slash else "/"
+                else:
+                    host = tunnel_host or headers.get("host", "")
+                    path = target
+                host = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
+                self.requests += 1
+                resp = await self.respond(scheme, host, path, method)
+                await self._send(writer, resp, keep, head_only=method == "HEAD")
+                if not keep:
+                    return
+        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError, OSError):
+            return
+        finally:
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001 - closing a broken transport
+                pass
+
+    _date = ("", 0.0)
+
+    async def _send(self, writer: asyncio.StreamWriter, resp: Response, keep: bool, head_only: bool = False) -> None:
+        now = time.time()
+        if now - self._date[1] >= 1:
+            self._date = (formatdate(now, usegmt=True), now)
+        hdrs = [f"HTTP/1.1 {resp.status} {resp.reason}", "Server: nginx", f"Date: {self._date[0]}",
+                f"Content-Length: {len(resp.body)}", f"Connection: {'keep-alive' if keep else 'close'}"]
+        hdrs += [f"{k}: {v}" for k, v in resp.headers]
+        writer.write(("\r\n".join(hdrs) + "\r\n\r\n").encode("latin-1") + (b"" if head_only else resp.body))
+        await writer.drain()
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        self.server = await asyncio.start_server(self.handle, host, port, limit=MAX_HEAD, backlog=512)
+        return self.server.sockets[0].getsockname()[1]
+
+
+def serve_forever(registry: Registry, host: str = "127.0.0.1", port: int = 8899, seed: int = 2023,
+                  truth_path: str | None = None) -> None:
+    """Write the truth table (if asked), then serve every site as an HTTP proxy until killed.
+
+    Prints one line ``simweb: proxy http://HOST:PORT ...`` on stdout once listening
+    (with the real port when ``port`` is 0).
+    """
+    if truth_path:
+        write_truth(registry, seed, truth_path)
+
+    async def main() -> None:
+        srv = SimWebServer(registry, seed)
+        real_port = await srv.start(host, port)
+        print(f"simweb: proxy http://{host}:{real_port} serving {len(registry.sites)} sites (seed {seed})", flush=True)
+        assert srv.server is not None
+        async with srv.server:
+            await srv.server.serve_forever()
+
+    asyncio.run(main())
+
+
+class SimWebProcess:
+    """Run the simulated web in a child process: ``with SimWebProcess(path) as web: web.proxy_url``."""
+
+    def __init__(self, registry_path: str, seed: int = 2023, truth_path: str | None = None, port: int = 0,
+                 startup_timeout: float = 60.0) -> None:
+        self.registry_path = str(registry_path)
+        self.seed = seed
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        if truth_path is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="simweb-truth-")
+            truth_path = str(Path(self._tmp.name) / "truth.json")
+        self.truth_path = truth_path
+        self.port = port
+        self.startup_timeout = startup_timeout
+        self.proc: subprocess.Popen | None = None
+        self.proxy_url = ""
+
+    def __enter__(self) -> SimWebProcess:
+        load_registry(self.registry_path)  # a bad registry fails here, with its clear message
+        cmd = [sys.executable, "-m", "windvane.cli", "simweb", "serve", "--registry", self.registry_path,
+               "--port", str(self.port), "--seed", str(self.seed), "--truth", self.truth_path]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + self.startup_timeout
+        line = self._read_line(deadline)
+        if not line.startswith("simweb: proxy http://"):
+            self.__exit__(None, None, None)
+            raise RuntimeError(f"simweb server did not start (exit code {self.proc.poll()}): {line!r}")
+        self.proxy_url = line.split()[2]
+        port = int(self.proxy_url.rsplit(":", 1)[1])
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        self.__exit__(None, None, None)
+        raise RuntimeError("simweb server does not accept connections")
+
+    def _read_line(self, deadline: float) -> str:
+        import selectors
+        assert self.proc is not None and self.proc.stdout is not None
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if sel.select(timeout=0.2):
+                return self.proc.stdout.readline().strip()
+            if self.proc.poll() is not None:
+                return ""
+        return ""
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
