@@ -25,6 +25,7 @@ from scoring.run import leaf_frame, load_results, run_config
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 GROUP_ORDER = ["province", "capital", "gdp100"]
+MAX_EVIDENCE_SHOWN = 5  # per target and leaf in report.html; leaves.csv lists every evidence id
 # award categories of the published 特色案例评选 and the index each one reads
 AWARDS = [("数字能力领先奖", "数字能力"), ("统筹管理创新奖", "统筹管理"), ("强基赋能示范奖", "强基赋能"),
           ("安全规制应用奖", "安全规制"), ("公众体验优秀奖", "应用成效")]
@@ -176,8 +177,8 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
         details=_details(store, run["campaign"], tree, d, leaves_long))
     paths["report.html"] = out / "report.html"
     paths["report.html"].write_text(html, encoding="utf-8")
-    return {k: paths[k] for k in ["report.html", "targets.csv", "leaves.csv", "report.xlsx"]} | \
-        {k: v for k, v in paths.items() if k.endswith(".png")}
+    # the PNG charts sit beside report.html; the main files are what callers print
+    return {k: paths[k] for k in ["report.html", "targets.csv", "leaves.csv", "report.xlsx"]}
 
 
 def _method_rows(run: dict, cfg: dict, summ: dict, names: dict[str, str],
@@ -282,12 +283,13 @@ def _details(store: Store, campaign: str, tree: Any, d: pd.DataFrame, leaves_lon
         for r in sorted(per_target.get(t.target_id, []), key=lambda r: order.get(r.leaf_id, 1e9)):
             node = tree.nodes.get(r.leaf_id)
             items = []
-            for eid in r.evidence_ids:
+            for eid in r.evidence_ids[:MAX_EVIDENCE_SHOWN]:
                 e = ev.get(eid)
                 items.append({"id": eid, "url": (e or {}).get("url"), "snippet": ((e or {}).get("snippet") or "")[:300],
                               "rule_id": (e or {}).get("rule_id"), "missing": e is None})
             leaves.append({"id": r.leaf_id, "name": node.name_zh if node else r.leaf_id,
-                           "points": r.points, "max": r.max_points, "evidence": items})
+                           "points": r.points, "max": r.max_points, "evidence": items,
+                           "more": max(0, len(r.evidence_ids) - MAX_EVIDENCE_SHOWN)})
         out.append({"target_id": t.target_id, "name_zh": t.name_zh, "group": t.group, "rank": t.rank,
                     "score_100": t.score_100, "total_points": t.total_points, "max_points": t.max_points,
                     "leaves": leaves})
