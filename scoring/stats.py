@@ -328,3 +328,25 @@ def summary(df: pd.DataFrame, cfg: dict, index_ids: list[str], previous: pd.Data
         "tier_bounds": {g: tier_bounds(part[score_col], cfg["tier_method"], int(cfg.get("tier_count", 5)))
                         for g, part in d.groupby("group", sort=False)},
     }
+
+
+def calibrate_progress(df: pd.DataFrame, published: dict[str, float], previous: pd.DataFrame | None = None,
+                       leaf_points: pd.DataFrame | None = None, score_col: str = "score_100",
+                       exclusions: dict | None = None, ddof: int = 1) -> pd.DataFrame:
+    """Compare every 推进率 candidate with published values ({target_id: value}).
+
+    Returns one row per method that could be computed: method, n (targets compared),
+    mean absolute error, max absolute error; best (smallest MAE) first. This is how the
+    default can be re-chosen once a full score table of a published edition exists.
+    """
+    rows = []
+    ids = df["target_id"]
+    for method in PROGRESS_METHODS:
+        val = progress(df, method, previous=previous, leaf_points=leaf_points, score_col=score_col,
+                       exclusions=exclusions, ddof=ddof)
+        got = pd.Series(val.to_numpy(), index=ids)
+        err = [abs(got[t] - v) for t, v in published.items() if t in got.index and not pd.isna(got[t])]
+        if err:
+            rows.append({"method": method, "n": len(err), "mae": float(np.mean(err)), "max_error": float(max(err))})
+    return pd.DataFrame(rows, columns=["method", "n", "mae", "max_error"]).sort_values("mae", kind="mergesort") \
+        .reset_index(drop=True)

@@ -10,6 +10,7 @@ import pytest
 from test_scoring_fixtures import FakeRuleset, add_evidence, make_store, small_tree
 
 from evidence.registry import load_registry
+from evidence.store import Store
 from scoring.report import write_report
 from scoring.run import score
 
@@ -89,3 +90,29 @@ def test_progress_against_previous_campaign(scored, tmp_path):
     prev = 5 / 18 * 100
     assert float(hz["progress"]) == pytest.approx((float(hz["score_100"]) - prev) / prev)
     assert rows["gdp100-110000"]["progress"] == ""  # excluded municipality
+
+
+def test_cli_score_report_diff_with_the_project_rules(tmp_path, cli):
+    """The real `windvane score`, `report` and `diff` commands over a store with evidence."""
+    from test_scoring_fixtures import decide
+
+    from extractors.rules import load_rules
+    from tests.conftest import ROOT
+
+    rules = load_rules(ROOT / "rules")
+    leaves = [leaf.id for leaf in rules.tree.leaves]
+    db = tmp_path / "cli.db"
+    store = make_store(db, "2023")
+    ids = add_evidence(store, "2023", [(s, leaf, None) for s in ("330000", "330100", "110000") for leaf in leaves])
+    store.close()
+    cli("score", "--store", str(db), "--run", "a", check=True)
+    with Store(db) as st:
+        decide(st, "2023", ids[0], "reject")
+    cli("score", "--store", str(db), "--run", "b", check=True)
+    out = tmp_path / "rep"
+    proc = cli("report", "--store", str(db), "--run", "b", "--out", str(out), check=True)
+    assert "report report.html:" in proc.stdout
+    assert (out / "targets.csv").exists() and (out / "report.xlsx").exists()
+    proc = cli("diff", "a", "b", "--store", str(db), check=True)
+    assert f"leaf {leaves[0]}:" in proc.stdout and f"evidence removed {ids[0]}" in proc.stdout
+    assert "province-330000 浙江省" in proc.stdout

@@ -263,3 +263,12 @@ def test_leaders_and_summary():
     assert out["progress_available"] is True
     with pytest.raises(stats.StatsError):
         stats.check_config({**cfg, "progress_method": "vibes"})
+
+
+def test_calibrate_progress_picks_the_matching_method():
+    df = _frame()
+    phi = stats.progress(df, "phi_z")
+    published = {"p1": float(phi[0]), "p3": float(phi[2])}
+    cal = stats.calibrate_progress(df, published)
+    assert cal.iloc[0]["method"] == "phi_z" and cal.iloc[0]["mae"] == pytest.approx(0)
+    assert "relative_change" not in set(cal["method"])  # needs a previous campaign
