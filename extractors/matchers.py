@@ -8,7 +8,8 @@ checks it made. Matchers:
               regexes, negative regexes, ``max_text``, ``other_host`` (host differs from the
               page's) and ``not_article`` (href does not look like a news/article page);
 ``text``      a regex over the visible text, optionally ``near`` another regex within
-              ``window`` characters, and ``not_near`` guards;
+              ``window`` characters, ``not_near`` guards, and ``not_in_link`` (ignore text
+              inside anchors, which the link matcher judges);
 ``document``  the page's policy-document metadata, with title regexes and the checks
               ``not_draft``, ``in_force``, ``before_cutoff`` and ``issued_by_target``;
 ``url``       the page URL;
@@ -120,7 +121,7 @@ class LinkMatcher(Matcher):
 
 
 class TextMatcher(Matcher):
-    FIELDS = {"pattern", "near", "window", "not_near", "not_near_window", "in"}
+    FIELDS = {"pattern", "near", "window", "not_near", "not_near_window", "in", "not_in_link"}
 
     def __init__(self, spec: dict, path: tuple):
         self.pattern = compile_regex(spec.get("pattern"), path + ("pattern",))
@@ -130,6 +131,7 @@ class TextMatcher(Matcher):
         self.window = int(spec.get("window", 20))
         self.not_near = compile_regex(spec.get("not_near"), path + ("not_near",))
         self.not_near_window = int(spec.get("not_near_window", self.window))
+        self.not_in_link = bool(spec.get("not_in_link"))
         self.where = spec.get("in", "text")
         if self.where not in ("text", "title"):
             raise MatchError(path + ("in",), f"'in' must be text or title, not {self.where!r}")
@@ -137,8 +139,11 @@ class TextMatcher(Matcher):
     def evaluate(self, page: PageDoc, ctx: Context) -> list[Hit]:
         text = page.text if self.where == "text" else page.title
         out = []
+        spans = [(lk.start, lk.end) for lk in page.links if lk.end > lk.start] if self.not_in_link else []
         for m in self.pattern.finditer(text):
             s, e = m.start(), m.end()
+            if spans and self.where == "text" and any(a < e and s < b for a, b in spans):
+                continue
             if self.not_near:
                 lo, hi = max(0, s - self.not_near_window), min(len(text), e + self.not_near_window)
                 if self.not_near.search(text, lo, hi):
