@@ -83,6 +83,16 @@ def make_config(overrides: dict | None = None) -> dict:
     return cfg
 
 
+def campaign_scoring_config(store: Store, campaign: str) -> dict:
+    """Overrides kept with the campaign: the ``scoring`` key of the campaign's config JSON."""
+    row = store.campaign(campaign, missing_ok=True) or {}
+    try:
+        value = json.loads(row.get("config") or "{}").get("scoring")
+    except (json.JSONDecodeError, AttributeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -151,9 +161,13 @@ def competition_ranks(values: dict[str, float]) -> dict[str, int]:
 
 def score(store: Store, campaign: str, ruleset: Any, run_id: str | None = None,
           config: dict | None = None, notes: str | None = None) -> str:
-    """Score every target of ``campaign`` with ``ruleset.tree`` and save the run; return its id."""
+    """Score every target of ``campaign`` with ``ruleset.tree`` and save the run; return its id.
+
+    The statistics' methods come from ``DEFAULT_CONFIG``, overridden by the ``scoring`` key of the
+    campaign's config JSON, then by ``config``; the merged config is saved with the run.
+    """
     tree = ruleset.tree
-    cfg = make_config(config)
+    cfg = make_config(_merge(campaign_scoring_config(store, campaign), config))
     targets = targets_of(store, campaign)
     evidence, counts = accepted_evidence(store, campaign)
     leaves = tree.leaves

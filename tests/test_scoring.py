@@ -272,3 +272,19 @@ def test_calibrate_progress_picks_the_matching_method():
     cal = stats.calibrate_progress(df, published)
     assert cal.iloc[0]["method"] == "phi_z" and cal.iloc[0]["mae"] == pytest.approx(0)
     assert "relative_change" not in set(cal["method"])  # needs a previous campaign
+
+
+def test_config_overrides_from_campaign_and_call(tmp_path):
+    from evidence.registry import load_registry
+    from evidence.store import Store
+
+    with Store(tmp_path / "c.db") as st:
+        st.open_campaign("c", load_registry(), config={"scoring": {"tier_method": "quantile"}})
+        rs = FakeRuleset(small_tree())
+        cfg = json.loads(st.run(score(st, "c", rs))["config"])
+        assert cfg["tier_method"] == "quantile" and "quintiles" in cfg["formulas"]["tiers"]
+        cfg = json.loads(st.run(score(st, "c", rs, config={"sd_ddof": 0}))["config"])
+        assert cfg["sd_ddof"] == 0 and cfg["tier_method"] == "quantile"
+        assert cfg["exclusions"]["gdp100"]["admin_codes"] == ["310000", "110000", "120000", "500000"]
+        with pytest.raises(stats.StatsError):
+            score(st, "c", rs, config={"tier_method": "kmeans"})
