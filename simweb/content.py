@@ -23,6 +23,18 @@ PROVINCE_ABBR = {
     "新疆维吾尔自治区": "新", "新疆生产建设兵团": "兵",
 }
 
+PROVINCE_DOMAINS = {
+    "北京市": "beijing.gov.cn", "天津市": "tj.gov.cn", "河北省": "hebei.gov.cn", "山西省": "shanxi.gov.cn",
+    "内蒙古自治区": "nmg.gov.cn", "辽宁省": "ln.gov.cn", "吉林省": "jl.gov.cn", "黑龙江省": "hlj.gov.cn",
+    "上海市": "shanghai.gov.cn", "江苏省": "jiangsu.gov.cn", "浙江省": "zj.gov.cn", "安徽省": "ah.gov.cn",
+    "福建省": "fujian.gov.cn", "江西省": "jiangxi.gov.cn", "山东省": "shandong.gov.cn", "河南省": "henan.gov.cn",
+    "湖北省": "hubei.gov.cn", "湖南省": "hunan.gov.cn", "广东省": "gd.gov.cn", "广西壮族自治区": "gxzf.gov.cn",
+    "海南省": "hainan.gov.cn", "重庆市": "cq.gov.cn", "四川省": "sc.gov.cn", "贵州省": "guizhou.gov.cn",
+    "云南省": "yn.gov.cn", "西藏自治区": "xizang.gov.cn", "陕西省": "shaanxi.gov.cn", "甘肃省": "gansu.gov.cn",
+    "青海省": "qinghai.gov.cn", "宁夏回族自治区": "nx.gov.cn", "新疆维吾尔自治区": "xinjiang.gov.cn",
+    "新疆生产建设兵团": "xjbt.gov.cn",
+}
+
 AREA_CODES = ["010", "022", "0311", "0351", "0471", "024", "0431", "0451", "021", "025", "0571",
               "0551", "0591", "0791", "0531", "0371", "027", "0731", "020", "0771", "0898", "023",
               "028", "0851", "0871", "0891", "029", "0931", "0971", "0951", "0991", "0512", "0510",

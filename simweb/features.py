@@ -217,15 +217,14 @@ class PolicyDocFeature(Feature):
     def news_title(self, site: SiteModel, rng: random.Random) -> str:
         raise NotImplementedError
 
-    def own_title(self, site: SiteModel, name: str, rng: random.Random) -> tuple[str, str, str]:
-        """(title, issuer, docno) of the target's own document."""
+    def own_title(self, site: SiteModel, name: str, rng: random.Random, y: int) -> tuple[str, str, str]:
+        """(title, issuer, docno) of the target's own document issued in year ``y``."""
         i = site.ident
-        y = rng.randrange(2021, 2024)
         if "办法" in name and rng.random() < 0.4:
-            return f"{site.short}{name}", i["gov"], f"{i['gov']}令第{rng.randrange(300, 380)}号"
+            return f"{site.name}{name}", i["gov"], f"{i['gov']}令第{rng.randrange(300, 380)}号"
         prefix = rng.choice([i["docno_gov"], i["docno_office"]])
         issuer = i["gov"] if prefix == i["docno_gov"] else i["office"]
-        title = (f"{issuer}关于印发《{site.short}{name}》的通知" if not name.startswith("关于")
+        title = (f"{issuer}关于印发《{site.name}{name}》的通知" if not name.startswith("关于")
                  else f"{issuer}{name}")
         return title, issuer, i["docno"](prefix, y, rng.randrange(3, 60))
 
@@ -234,11 +233,11 @@ class PolicyDocFeature(Feature):
         lid = self.leaf_id
         if present:
             name = rng.choice(self.names)
-            title, issuer, dn = self.own_title(site, name, rng)
             d = random_date(rng, date(2021, 1, 1), date(2023, 9, 30))
+            title, issuer, dn = self.own_title(site, name, rng, d.year)
             it = add_doc(site, rng, f"{lid}-own", title, issuer=issuer, docno=dn, d=d, kind_word=self.kind_word,
-                         topic=self.keyword, paras=[f"《{site.short}{name.removeprefix('关于')}》已经{site.ident['gov']}"
-                                                    f"常务会议审议通过，现印发给你们，请认真贯彻执行。",
+                         topic=self.keyword, paras=[f"《{_short_title(title)}》已经{site.ident['gov']}"
+                                                    f"常务会议审议通过，现予公布，请认真贯彻执行。",
                                                     *paragraphs(rng, self.kind_word, 4)])
             t.refs.append(f"item:{it.key}")
             t.how.append("own_document")
@@ -252,9 +251,9 @@ class PolicyDocFeature(Feature):
         if rng.random() < r:  # draft for comment
             name = rng.choice(self.names).removeprefix("关于")
             dept = site.ident["data_bureau"]
-            it = add_doc(site, rng, f"{lid}-draft", f"关于公开征求《{site.short}{name}（征求意见稿）》意见的公告",
+            it = add_doc(site, rng, f"{lid}-draft", f"关于公开征求《{site.name}{name}（征求意见稿）》意见的公告",
                          issuer=dept, docno="", validity="", column="tzgg", kind_word="公告",
-                         paras=[f"为广泛听取社会各界意见，现将《{site.short}{name}（征求意见稿）》全文公布，征求意见时间为"
+                         paras=[f"为广泛听取社会各界意见，现将《{site.name}{name}（征求意见稿）》全文公布，征求意见时间为"
                                 f"2023年9月1日至2023年9月30日。", "反馈方式：电子邮件或信函。"],
                          d=random_date(rng, date(2023, 8, 20), date(2023, 8, 31)))
             t.traps.append(("draft", f"item:{it.key}"))
@@ -267,7 +266,7 @@ class PolicyDocFeature(Feature):
             t.traps.append(("repealed", f"item:{it.key}"))
         if rng.random() < r:  # after the cut-off
             name = rng.choice(self.names)
-            title, issuer, _dn = self.own_title(site, name, rng)
+            title, issuer, _dn = self.own_title(site, name, rng, 2023)
             i = site.ident
             it = add_doc(site, rng, f"{lid}-late", title, issuer=issuer,
                          docno=i["docno"](i["docno_office"], 2023, rng.randrange(60, 99)),
@@ -294,7 +293,7 @@ class DataSecurityRegulation(PolicyDocFeature):
             (f"{p}人民政府", f"{p}公共数据安全管理办法", f"{p}人民政府令第{rng.randrange(280, 320)}号")
 
     def old_title(self, site: SiteModel) -> str:
-        return f"{site.ident['gov']}办公厅关于印发{site.short}政务信息资源共享管理暂行办法的通知"
+        return f"{site.ident['office']}关于印发{site.name}政务信息资源共享管理暂行办法的通知"
 
     def news_title(self, site: SiteModel, rng: random.Random) -> str:
         return rng.choice([f"{site.short}举办数据安全专题培训班", f"{site.short}开展网络和数据安全检查",
@@ -315,10 +314,10 @@ class DigitalGovPlan(PolicyDocFeature):
                 f"{site.ident['prov_abbr']}政发〔2022〕{rng.randrange(10, 40)}号")
 
     def old_title(self, site: SiteModel) -> str:
-        return f"{site.short}“互联网+政务服务”三年行动计划（2016—2018年）"
+        return f"{site.name}“互联网+政务服务”三年行动计划（2016—2018年）"
 
     def news_title(self, site: SiteModel, rng: random.Random) -> str:
-        return rng.choice([f"{site.short}召开数字政府建设工作推进会", "市政府常务会议研究数字政府建设等工作",
+        return rng.choice([f"{site.short}召开数字政府建设工作推进会", f"{'省' if site.level == 'province' else '市'}政府常务会议研究数字政府建设等工作",
                            f"{site.short}数字政府建设成果亮相数字中国建设峰会"])
 
 
@@ -326,6 +325,9 @@ class DigitalGovPlan(PolicyDocFeature):
 def _short_title(title: str) -> str:
     if "《" in title and "》" in title:
         return title[title.index("《") + 1: title.index("》")]
+    for cut in ("人民政府办公厅", "人民政府办公室", "人民政府"):
+        if cut in title:
+            return title.split(cut, 1)[1].removeprefix("关于")
     return title
 
 

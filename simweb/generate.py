@@ -49,11 +49,11 @@ from simweb.content import (
     DOC_FORMS,
     NEWS_FORMS,
     PROVINCE_ABBR,
+    PROVINCE_DOMAINS,
     TOPICS,
     docno,
     gov_name,
     news_paragraphs,
-    paragraphs,
     random_date,
     rng_for,
     short_name,
@@ -96,9 +96,10 @@ def _identity(site: SiteModel, t0: Any, rng: random.Random) -> None:
         "icp": f"{abbr}ICP备{rng.randrange(10000000, 99999999)}号" + ("-1" if rng.random() < 0.6 else ""),
         "gongan": f"{admin}{rng.randrange(10000000, 99999999)}",
         "area": area, "phone": phone, "postcode": f"{admin[:3]}{rng.randrange(0, 999):03d}",
-        "address": f"{short}{rng.choice(['市民中心', '人民路', '政府大院', '行政中心'])}{rng.randrange(1, 300)}号",
-        "undertaker": rng.choice([f"{short}大数据中心", f"{short}信息中心", f"{short}数据资源管理局"]),
-        "data_bureau": rng.choice([f"{short}数据资源管理局", f"{short}大数据发展管理局", f"{short}政务服务和数据管理局"]),
+        "address": f"{site.name}{rng.choice(['市民中心', '人民路', '政府大院', '行政中心'])}{rng.randrange(1, 300)}号",
+        "undertaker": rng.choice([f"{site.name}大数据中心", f"{site.name}信息中心", f"{site.name}数据资源管理局"]),
+        "data_bureau": rng.choice([f"{site.name}数据资源管理局", f"{site.name}大数据发展管理局",
+                                   f"{site.name}政务服务和数据管理局"]),
         "date_style": rng.randrange(0, 4), "labels": rng.choice(LABEL_SETS[fam]),
         "org_code": f"{rng.randrange(0, 999999999):09d}", "index_style": rng.randrange(0, 3),
         "has_validity": rng.random() < 0.8,
@@ -107,12 +108,9 @@ def _identity(site: SiteModel, t0: Any, rng: random.Random) -> None:
         "static_cids": static_cids,
         "zwfw_url": t0.get("zwfw_url") or f"https://zwfw.{_domain(site.host)}/",
         "opendata_url": t0.get("opendata_url") or f"https://{rng.choice(['data', 'opendata'])}.{_domain(site.host)}/",
-        "prov_url": f"https://www.{PROVINCE_HOSTS.get(prov, 'gov.cn')}/" if site.level != "province" else "",
+        "prov_url": f"https://www.{PROVINCE_DOMAINS.get(prov, 'gov.cn')}/" if site.level != "province" else "",
         "zwgk_extra": "",
     })
-
-
-PROVINCE_HOSTS: dict[str, str] = {}
 
 
 def _columns(site: SiteModel, rng: random.Random) -> None:
@@ -139,7 +137,7 @@ def _base_items(site: SiteModel, rng: random.Random) -> None:
         form = rng.choice(DOC_FORMS)
         issuer_is_office = "办公" in form
         issuer = i["office"] if issuer_is_office else i["gov"]
-        title = form.format(gov=i["gov"], short=site.short, topic=topic)
+        title = form.format(gov=i["gov"], short=site.name, topic=topic)
         d = random_date(rng, date(2019, 1, 1), date(2023, 10, 30))
         prefix = i["docno_office"] if issuer_is_office else i["docno_gov"]
         dn = i["docno"](prefix, d.year, rng.randrange(1, 120)) if rng.random() < 0.92 else ""
@@ -149,10 +147,10 @@ def _base_items(site: SiteModel, rng: random.Random) -> None:
     for col, count in (("yw", rng.randrange(25, 60)), ("bmdt", rng.randrange(15, 40)), ("tzgg", rng.randrange(8, 20))):
         for n in range(count):
             topic = rng.choice(TOPICS)
-            source = f"{site.short}{rng.choice(DEPTS)}" if col == "bmdt" else ""
+            source = f"{site.name}{rng.choice(DEPTS)}" if col == "bmdt" else ""
             title = rng.choice(NEWS_FORMS).format(short=site.short, topic=topic)
             if col == "bmdt":
-                title = f"{source.removeprefix(site.short)}{rng.choice(['扎实推进', '召开', '部署'])}{topic}工作"
+                title = f"{source.removeprefix(site.name)}{rng.choice(['扎实推进', '召开', '部署'])}{topic}工作"
             if col == "tzgg":
                 title = f"关于{rng.choice(['开展', '做好', '公布'])}{topic}{rng.choice(['工作的通知', '有关事项的公告', '评审结果的公示'])}"
             add_news(site, rng, f"{col}-{n}", title, news_paragraphs(rng, rng.randrange(3, 6)), column=col,
@@ -353,10 +351,6 @@ class SimWeb:
         self.seed = seed
         self.by_host: dict[str, Site] = {s.host: s for s in registry.sites}
         self._models: dict[str, SiteModel] = {}
-        for s in registry.sites:  # the province portal hosts, for "related links" of cities
-            t0 = s.targets[0]
-            if t0.get("level") == "province":
-                PROVINCE_HOSTS.setdefault(s.name_zh, _domain(s.host))
 
     def model(self, host: str) -> SiteModel | None:
         m = self._models.get(host)
