@@ -1,0 +1,178 @@
+"""Extraction: page parsing and decoding, issuer checks, and `extract` over a real store + WARC."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evidence.registry import load_registry, parse_registry
+from evidence.store import Store, now_iso
+from evidence.warc import WarcArchive
+from extractors.document import TargetNames
+from extractors.engine import Context, decode_body, parse_html, run_rules, visible_text
+from extractors.rules import load_rules
+from extractors.run import extract
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ROOT / "tests" / "fixtures" / "pages"
+
+
+@pytest.fixture(scope="module")
+def rs():
+    return load_rules(ROOT / "rules")
+
+
+# --- page model ----------------------------------------------------------------------------
+def test_visible_text_drops_scripts_and_collapses_whitespace():
+    html = ("<html><head><title>T</title><style>p{}</style></head><body><script>var a='12345热线';</script>"
+            "<p>政务服务\n\n  便民热线</p><!-- 12345 --><div>第二段&nbsp;&nbsp;文字</div></body></html>")
+    text = visible_text(html)
+    assert "12345" not in text and "var" not in text
+    assert text == "政务服务 便民热线\n第二段 文字"
+
+
+def test_links_carry_alt_title_and_absolute_href():
+    page = parse_html('<p>前文</p><a href="../rx/" title="热线"><img src="a.png" alt="12345"></a>'
+                      '<a href="javascript:void(0)" onclick="window.open(\'https://data.x.gov.cn/\')">数据开放</a>'
+                      '<select><option value="https://zwfw.x.gov.cn/">政务服务网</option></select>',
+                      "https://www.x.gov.cn/a/b/index.html")
+    labels = {lk.label: lk.href for lk in page.links}
+    assert labels["12345 热线"] == "https://www.x.gov.cn/a/rx/"
+    assert labels["数据开放"] == "https://data.x.gov.cn/"
+    assert labels["政务服务网"] == "https://zwfw.x.gov.cn/"
+    for lk in page.links:
+        if lk.end > lk.start:
+            assert page.text[lk.start:lk.end] == lk.label
+
+
+def test_broken_html_still_parses(rs):
+    page = parse_html("<div><p>政务服务便民热线：12345<table><tr><td>未闭合", "http://www.x.gov.cn/")
+    found = run_rules(page, rs, Context())
+    assert any(f.leaf_id == "hotline_12345" for f in found)
+    assert parse_html("", "http://x/").text == ""
+
+
+def test_decode_respects_http_charset_and_meta():
+    body = "<html><body>杭州市数据资源管理局</body></html>".encode("gb18030")
+    assert decode_body(body, "text/html; charset=GBK")[0].count("杭州市") == 1
+    utf = '<html><head><meta charset="utf-8"></head><body>政务</body></html>'.encode()
+    assert decode_body(utf)[1] == "utf-8"
+    # a stored encoding wins over a wrong header
+    assert "杭州" in decode_body(body, "text/html; charset=utf-8", declared="gbk")[0]
+
+
+@pytest.mark.parametrize("target,level,issuer,expected", [
+    ("杭州市", "city", "杭州市人民政府办公厅", True),
+    ("杭州市", "city", "杭州市数据资源管理局", True),
+    ("杭州市", "city", "中共杭州市委办公厅 杭州市人民政府办公厅", True),
+    ("杭州市", "city", "浙江省人民政府", False),
+    ("杭州市", "city", "杭州市余杭区人民政府", False),
+    ("杭州市", "city", "市政府办公厅", True),
+    ("广州市", "city", "广州市政务服务数据管理局", True),
+    ("广州市", "city", "广东省政务服务数据管理局", False),
+    ("吉林市", "city", "吉林省人民政府办公厅", False),
+    ("吉林省", "province", "吉林市人民政府", False),
+    ("吉林省", "province", "吉林省政务服务和数字化建设管理局", True),
+    ("西安市", "city", "广西安全生产委员会办公室", False),
+    ("西安市", "city", "西安市大数据资源管理局", True),
+    ("新疆维吾尔自治区", "province", "新疆生产建设兵团办公厅", False),
+    ("新疆维吾尔自治区", "province", "新疆维吾尔自治区人民政府办公厅", True),
+    ("北京市", "province", "北京市经济和信息化局", True),
+    ("北京市", "province", "北京市朝阳区人民政府", False),
+    ("杭州市", "city", "", False),
+])
+def test_issued_by_target(target, level, issuer, expected):
+    others = ("吉林省", "吉林市", "新疆生产建设兵团", "广西壮族自治区", "浙江省", "广东省")
+    names = TargetNames(target, level, tuple(o for o in others if o != target))
+    assert names.issued_by(issuer)[0] is expected, names.issued_by(issuer)
+
+
+def test_target_names_from_registry():
+    reg = load_registry()
+    t = reg.target("capital-330100")
+    names = TargetNames.from_target(t, reg)
+    assert names.name_zh == "杭州市" and names.level == "city" and "浙江省" in names.others
+    assert TargetNames.from_target(reg.target("province-330000"), reg).level == "province"
+
+
+# --- extract over a real store -------------------------------------------------------------
+def _registry_subset(*site_ids: str):
+    reg = load_registry()
+    lines = reg.text.splitlines()
+    keep = [lines[0]] + [ln for ln in lines[1:] if ln.split(",")[2] in site_ids]
+    return parse_registry("\n".join(keep) + "\n", "subset.csv")
+
+
+def _add_page(store, archive, campaign, site_id, url, body: bytes, ctype="text/html", encoding=None, text=None):
+    ref = archive.write_response(url, 200, "OK", [("Content-Type", ctype)], body, now_iso())
+    store.add_pages([{"campaign": campaign, "site_id": site_id, "url": url, "final_url": url, "status": 200,
+                      "content_type": ctype, "encoding": encoding, "text": text, "fetched_at": now_iso(),
+                      "warc_file": ref.file, "warc_offset": ref.offset, "warc_length": ref.length,
+                      "sha256": ref.sha256, "size": len(body)}])
+
+
+def test_extract_writes_evidence_idempotently(tmp_path, rs):
+    reg = _registry_subset("330100", "330000")
+    campaign = "t2023"
+    with Store(tmp_path / "w.db") as store:
+        store.open_campaign(campaign, reg, as_of="2023-10-31")
+        archive = WarcArchive(store.campaign_dir(campaign) / "warc", campaign)
+        hz = "https://www.hangzhou.gov.cn"
+        _add_page(store, archive, campaign, "330100", hz + "/",
+                  (PAGES / "home_hangzhou.html").read_bytes(), "text/html; charset=utf-8", "utf-8")
+        _add_page(store, archive, campaign, "330100", hz + "/art/2022/11/25/art_1229063382_1828371.html",
+                  (PAGES / "hanweb_policy_hangzhou.html").read_bytes(), encoding="utf-8")
+        _add_page(store, archive, campaign, "330100", hz + "/art/2022/3/2/art_1229063383_1812345.html",
+                  (PAGES / "reposted_provincial_on_hangzhou.html").read_bytes(), encoding="utf-8")
+        _add_page(store, archive, campaign, "330000", "https://www.zj.gov.cn/art/2022/3/2/art_1_2.html",
+                  (PAGES / "reposted_provincial_on_hangzhou.html").read_bytes(), encoding="utf-8")
+        _add_page(store, archive, campaign, "330100", hz + "/gbk.html",
+                  (PAGES / "gbk_undeclared.html").read_bytes(), "text/html", "gb18030")
+        _add_page(store, archive, campaign, "330100", hz + "/phone.html",
+                  (PAGES / "phone_only_12345.html").read_bytes(), encoding="utf-8")
+        _add_page(store, archive, campaign, "330100", hz + "/files/a.pdf", b"%PDF-1.4 binary",
+                  "application/pdf", None, text="附件说明\n政务服务便民热线12345，全天候服务。")
+        archive.close()
+
+        summary = extract(store, campaign, rs)
+        assert summary["pages"] == 7 and summary["findings"] > 0 and summary["pages_per_s"] > 0
+        rows = store.evidence(campaign)
+        again = extract(store, campaign, rs)
+        rows2 = store.evidence(campaign)
+        assert again["findings"] == summary["findings"] == len(rows2) == len(rows)
+        strip = [{k: v for k, v in r.items() if k not in ("id", "extracted_at")} for r in rows]
+        assert strip == [{k: v for k, v in r.items() if k not in ("id", "extracted_at")} for r in rows2]
+
+    by = {}
+    for r in rows:
+        by.setdefault((r["site_id"], r["leaf_id"]), []).append(r)
+    assert ("330100", "hotline_12345") in by
+    assert ("330100", "service_portal_link") in by and ("330100", "open_data_link") in by
+    assert ("330100", "digital_gov_plan") in by and ("330100", "policy_interpretation") in by
+    # the provincial regulation reposted on the city's site counts for the province only
+    assert ("330100", "data_security_regulation") not in by
+    prov = by[("330000", "data_security_regulation")][0]
+    values = json.loads(prov["values"])
+    assert values["issuer"] == "浙江省人民代表大会常务委员会" and values["checks"]["issued_by_target"] is True
+    # nothing from the phone-number page; the GBK page and the attachment text do count
+    urls = {r["url"] for r in by[("330100", "hotline_12345")]}
+    assert not any(u.endswith("/phone.html") for u in urls)
+    assert any(u.endswith("/gbk.html") for u in urls) and any(u.endswith("/a.pdf") for u in urls)
+    for r in rows:
+        assert r["rule_version"] == rs.rule(r["rule_id"]).version and r["points"] > 0
+
+
+def test_extract_uses_as_of(tmp_path, rs):
+    reg = _registry_subset("330100")
+    with Store(tmp_path / "w.db") as store:
+        store.open_campaign("c", reg)
+        archive = WarcArchive(store.campaign_dir("c") / "warc", "c")
+        _add_page(store, archive, "c", "330100", "https://www.hangzhou.gov.cn/art/2022/11/25/art_1_2.html",
+                  (PAGES / "hanweb_policy_hangzhou.html").read_bytes(), encoding="utf-8")
+        archive.close()
+        extract(store, "c", rs, as_of="2022-01-01")
+        assert not [r for r in store.evidence("c") if r["leaf_id"] == "digital_gov_plan"]
+        extract(store, "c", rs)
+        assert [r for r in store.evidence("c") if r["leaf_id"] == "digital_gov_plan"]
