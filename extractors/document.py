@@ -50,6 +50,7 @@ for _f, _ls in LABELS.items():
 _SP = r"[\s\u3000\xa0]*"
 _ALT = "|".join(_SP.join(map(re.escape, lab)) for lab in sorted(_LABEL_TO_FIELD, key=len, reverse=True))
 _WHOLE = re.compile(rf"^{_SP}(?P<label>{_ALT}){_SP}[:：]?{_SP}$")
+_LEADING = re.compile(rf"^{_SP}(?P<label>{_ALT})[\s\u3000\xa0]+(?P<value>\S.*)$")
 _INLINE = re.compile(rf"(?:^|(?<=[\s\u3000\xa0|｜;；]))(?P<label>{_ALT}){_SP}[:：]")
 _STRIP = re.compile(r"[\s\u3000\xa0]+")
 
@@ -61,7 +62,7 @@ DRAFT = re.compile(r"征求意见稿|征求意见|意见征集|草案|送审稿|
 DRAFT_URL = re.compile(r"/(?:zqyj|yjzj|yjzq|zjyj)(?:/|_)|hdjlpt/yjzj|opinion", re.I)
 INVALID = re.compile(r"废止|失效|已修订|已修改|作废|停止执行|已过期|过期|被修订|不再执行|已被")
 VALID = re.compile(r"有效|现行|生效")
-_STAMP = re.compile(r"^[\s【\[（(]*(已废止|已失效|已作废|失效|废止|该文件已(废止|失效)|本文件已(废止|失效))[\s】\]）)]*$")
+_STAMP = re.compile(r"^[\s【\[（(]*(已废止|已失效|已作废|该文件已(废止|失效)|本文件已(废止|失效)|此件已(废止|失效))[\s】\]）)]*$")
 _TITLE_SPLIT = re.compile(r"\s*(?:[_|｜]|--|—+|\s-\s)\s*")
 
 
@@ -131,6 +132,11 @@ def _labelled(page: PageDoc) -> dict[str, str]:
             i = max(j, i + 1)
             continue
         found = list(_INLINE.finditer(t))
+        lead = _LEADING.match(t) if not found and seg.block else None
+        if lead:  # "发布机构 杭州市人民政府" in one cell, no colon
+            f = _LABEL_TO_FIELD[_STRIP.sub("", lead.group("label"))]
+            if f in STRONG | {"published_date", "title"} and f not in out:
+                out[f] = lead.group("value").strip()[:300]
         if found:
             for k, m in enumerate(found):
                 f = _LABEL_TO_FIELD[_STRIP.sub("", m.group("label"))]

@@ -217,6 +217,39 @@ def _label_of(a: lxml.html.HtmlElement) -> str:
     return " ".join(_WS.sub(" ", b).strip() for b in bits if b and b.strip())
 
 
+_TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.S | re.I)
+
+
+def _lost_content(root: lxml.html.HtmlElement, html: str) -> bool:
+    """libxml2 silently drops everything nested deeper than 255 elements; notice it."""
+    body = root.find("body")
+    got = len(_WS.sub("", (body if body is not None else root).text_content()))
+    if got > 2000:
+        return False
+    rough = len(_WS.sub("", _TAGS.sub("", html)))
+    return rough >= 4 and got < rough * 0.5
+
+
+_INLINE_TAGS = re.compile(r"</?(?:font|span|b|i|u|em|strong|small|big|center|sup|sub|s|strike)\b[^>]*>", re.I)
+_OPEN_BLOCKS = re.compile(r"<(?:div|section|article|table|tbody|thead|tr|td|th|ul|ol|li|dl|dt|dd|p|form|blockquote)\b[^>]*>", re.I)
+_CLOSE_BLOCKS = re.compile(r"</(?:div|section|article|table|tbody|thead|tr|td|th|ul|ol|li|dl|dt|dd|p|form|blockquote)\s*>", re.I)
+
+
+def _flattened_root(html: str) -> lxml.html.HtmlElement | None:
+    """Re-parse a page nested too deep for libxml2: drop inline tags, then turn blocks into <br>."""
+    flat = _INLINE_TAGS.sub("", html)
+    for attempt in range(2):
+        try:
+            root = lxml.html.document_fromstring(flat)
+        except (lxml.etree.ParserError, ValueError):
+            return None
+        if not _lost_content(root, flat):
+            return root
+        if attempt == 0:
+            flat = _CLOSE_BLOCKS.sub("", _OPEN_BLOCKS.sub("<br>", flat))
+    return root
+
+
 def parse_html(html: str, url: str = "") -> PageDoc:
     """Parse an HTML document (however broken) into a PageDoc, once."""
     html = html.lstrip("\ufeff")
@@ -231,6 +264,10 @@ def parse_html(html: str, url: str = "") -> PageDoc:
                                                  parser=lxml.html.HTMLParser(encoding="utf-8"))
         except (lxml.etree.ParserError, ValueError):
             return parse_text(html, url)
+    if _lost_content(root, html):
+        flat = _flattened_root(html)
+        if flat is not None:
+            root = flat
     base = url
     for b in root.iter("base"):
         if b.get("href"):
@@ -248,21 +285,25 @@ def parse_html(html: str, url: str = "") -> PageDoc:
     raw_links: list[tuple[str, str, int, int]] = []
     h1: list[str] = []
 
-    def walk(el: lxml.html.HtmlElement) -> None:
-        tag = el.tag if isinstance(el.tag, str) else ""
-        if not tag:  # comment / processing instruction: only its tail is content
-            b.add(el.tail)
-            return
-        tag = tag.lower()
-        if tag in _SKIP:
-            b.add(el.tail)
-            return
+    # an explicit stack, not recursion: broken pages nest thousands of unclosed tags
+    body = root.find("body")
+    stack: list[tuple[object, int, int]] = [(body if body is not None else root, 0, 0)]
+    while stack:
+        el, phase, start = stack.pop()
+        tag = el.tag.lower() if isinstance(el.tag, str) else ""
+        if phase == 0:
+            if not tag or tag in _SKIP:  # comments, scripts...: only the tail is content
+                b.add(el.tail)
+                continue
+            kind = "inline" if tag in _INLINE else "cell" if tag in _CELL else "block"
+            b.boundary(kind)
+            start = b.n + (1 if b.pending else 0)
+            b.add(el.text)
+            stack.append((el, 1, start))
+            for child in reversed(el):
+                stack.append((child, 0, 0))
+            continue
         kind = "inline" if tag in _INLINE else "cell" if tag in _CELL else "block"
-        b.boundary(kind)
-        start = b.n + (1 if b.pending else 0)
-        b.add(el.text)
-        for child in el:
-            walk(child)
         end = b.n
         if tag == "a" or (tag == "area" and el.get("href")):
             href = (el.get("href") or "").strip()
@@ -275,15 +316,13 @@ def parse_html(html: str, url: str = "") -> PageDoc:
             v = (el.get("value") or "").strip()
             if v.lower().startswith(("http://", "https://", "//")):
                 raw_links.append((_WS.sub(" ", el.text_content()).strip(), v, min(start, end), end))
-        elif tag in ("h1",):
+        elif tag == "h1":
             t = _WS.sub(" ", el.text_content()).strip()
             if t:
                 h1.append(t)
         b.boundary(kind)
         b.add(el.tail)
 
-    body = root.find("body")
-    walk(body if body is not None else root)
     b.close_segment()
     text = b.text()
     links = []

@@ -176,3 +176,10 @@ def test_extract_uses_as_of(tmp_path, rs):
         assert not [r for r in store.evidence("c") if r["leaf_id"] == "digital_gov_plan"]
         extract(store, "c", rs)
         assert [r for r in store.evidence("c") if r["leaf_id"] == "digital_gov_plan"]
+
+
+def test_pages_nested_deeper_than_libxml2_allows(rs):
+    deep = "<html><body><p>开头</p>" + "<div><font>" * 5000 + "政务服务便民热线12345" + "</body></html>"
+    page = parse_html(deep, "http://www.x.gov.cn/")
+    assert "政务服务便民热线12345" in page.text
+    assert any(f.leaf_id == "hotline_12345" for f in run_rules(page, rs, Context()))
