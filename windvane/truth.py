@@ -96,7 +96,8 @@ def score_agreement(store: Store, run_id: str, truth: dict, tree) -> tuple[int, 
             lt = site["leaves"].get(leaf.id)
             if lt is None:
                 continue
-            expected[(tid, leaf.id)] = float(lt.get("points", leaf.points if lt["present"] else 0.0))
+            share = lt.get("points_share", 1.0 if lt["present"] else 0.0)
+            expected[(tid, leaf.id)] = float(share) * leaf.points
     got = {(r["target_id"], r["node_id"]): r["points"] for r in store.db.query(
         "select target_id, node_id, points from scores where run_id = ? and level = 'leaf'", [run_id])}
     bad = sorted({tid for (tid, leaf), pts in expected.items() if abs(got.get((tid, leaf), 0.0) - pts) > 1e-9})
