@@ -93,7 +93,8 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
 
     # --- CSV ------------------------------------------------------------------------------
     cols = ["target_id", "group", "name_zh", "site_id", "admin_code", "gdp", "gdp_rank", "total_points",
-            "max_points", "score_rate", "score_100", "rank", "tier", "z_score", "phi_z", "progress"]
+            "max_points", "score_rate", "score_100", "rank", "tier", "z_score", "phi_z", "progress",
+            "pages", "site_status"]
     for i in index_ids:
         cols += [f"{i}_points", f"{i}_max", f"{i}_rate", f"{i}_rank"]
     targets_csv = d[cols]
@@ -174,6 +175,7 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
                   for k in ("mean_sd", "zscore", "progress")},
         coverage=_coverage(tree, leaves_long, d, groups), awards=_awards(d, index_ids, labels),
         tree_rows=_tree_rows(tree, groups),
+        uncrawled=d[d["pages"] == 0].to_dict("records") if "pages" in d else [],
         details=_details(store, run["campaign"], tree, d, leaves_long))
     paths["report.html"] = out / "report.html"
     paths["report.html"].write_text(html, encoding="utf-8")

@@ -252,7 +252,8 @@ def load_results(store: Store, run_id: str, tree: Any = None) -> pd.DataFrame:
     """One row per target of the run: registry facts, total, and per-index points/rates/ranks.
 
     Columns: target_id, group, name_zh, site_id, admin_code, province, gdp, gdp_rank,
-    total_points, max_points, score_rate, score_100, rank, and for every first-level index
+    total_points, max_points, score_rate, score_100, rank, pages (stored pages of the site in
+    the campaign), site_status (the crawl's status of the site), and for every first-level index
     ``<id>_points``, ``<id>_max``, ``<id>_rate``, ``<id>_rank``. Rows keep registry order.
     """
     run = store.run(run_id)
@@ -267,6 +268,10 @@ def load_results(store: Store, run_id: str, tree: Any = None) -> pd.DataFrame:
     if tree is not None:
         index_ids = [n.id for n in tree.indices if n.id in index_ids] + \
             [i for i in index_ids if i not in tree.nodes]
+    pages = {r["site_id"]: r["n"] for r in store.db.query(
+        "select site_id, count(*) as n from pages where campaign = ? group by site_id", [run["campaign"]])}
+    status = {r["site_id"]: r["status"] for r in store.db.query(
+        "select site_id, status from sites where campaign = ?", [run["campaign"]])}
     out = []
     for t in targets:
         cells = by_target.get(t["target_id"])
@@ -278,7 +283,8 @@ def load_results(store: Store, run_id: str, tree: Any = None) -> pd.DataFrame:
                "gdp": t.get("gdp"), "gdp_rank": t.get("gdp_rank"),
                "total_points": tot["points"], "max_points": tot["max_points"],
                "score_rate": tot["rate"],
-               "score_100": None if tot["rate"] is None else tot["rate"] * 100, "rank": tot["rank"]}
+               "score_100": None if tot["rate"] is None else tot["rate"] * 100, "rank": tot["rank"],
+               "pages": pages.get(t["site_id"], 0), "site_status": status.get(t["site_id"])}
         for i in index_ids:
             c = cells.get(i, {})
             row[f"{i}_points"] = c.get("points")

@@ -50,6 +50,7 @@ def test_report_files(scored, tmp_path):
     assert {r["tier"] for r in rows} <= {"1", "2", "3", "4", "5"}
     hz = next(r for r in rows if r["target_id"] == "capital-330100")
     assert hz["name_zh"] == "杭州市"
+    assert hz["pages"] == "0"  # nothing crawled in this store
 
     with paths["leaves.csv"].open(encoding="utf-8-sig") as f:
         leaves = list(csv.DictReader(f))
@@ -68,7 +69,8 @@ def test_report_files(scored, tmp_path):
     html = paths["report.html"].read_text(encoding="utf-8")
     for needle in ("equal_interval", "spearman", "score_100", "五个梯队", "Z-分数", "叶指标覆盖", "阈值",
                    'id="t-capital-330100"', 'href="#t-capital-330100"', "https://www.hangzhou.gov.cn/12345",
-                   "推进率 needs a previous campaign", "上海市、北京市、天津市、重庆市除外"):
+                   "推进率 needs a previous campaign", "上海市、北京市、天津市、重庆市除外",
+                   "164 of the run's targets have no stored page"):
         assert needle in html, needle
     for png in ("scatter_province.png", "scatter_capital.png", "scatter_gdp100.png", "radar_all.png",
                 "radar_gdp100.png", "mean_sd.png"):
