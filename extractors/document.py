@@ -49,9 +49,11 @@ for _f, _ls in LABELS.items():
         _LABEL_TO_FIELD[_label] = _f
 _SP = r"[\s\u3000\xa0]*"
 _ALT = "|".join(_SP.join(map(re.escape, lab)) for lab in sorted(_LABEL_TO_FIELD, key=len, reverse=True))
-_WHOLE = re.compile(rf"^{_SP}(?P<label>{_ALT}){_SP}[:：]?{_SP}$")
+_OPEN = r"[\[【［〔(（]?"
+_CLOSE = r"[\]】］〕)）]?"
+_WHOLE = re.compile(rf"^{_SP}{_OPEN}{_SP}(?P<label>{_ALT}){_SP}{_CLOSE}{_SP}[:：]?{_SP}$")
 _LEADING = re.compile(rf"^{_SP}(?P<label>{_ALT})[\s\u3000\xa0]+(?P<value>\S.*)$")
-_INLINE = re.compile(rf"(?:^|(?<=[\s\u3000\xa0|｜;；]))(?P<label>{_ALT}){_SP}[:：]")
+_INLINE = re.compile(rf"(?:^|(?<=[\s\u3000\xa0|｜;；]))(?:(?P<label>{_ALT}){_SP}[:：]|[\[【［]{_SP}(?P<blabel>{_ALT}){_SP}[\]】］]{_SP}[:：]?)")
 _STRIP = re.compile(r"[\s\u3000\xa0]+")
 
 DOC_NUMBER = re.compile(
@@ -139,7 +141,7 @@ def _labelled(page: PageDoc) -> dict[str, str]:
                 out[f] = lead.group("value").strip()[:300]
         if found:
             for k, m in enumerate(found):
-                f = _LABEL_TO_FIELD[_STRIP.sub("", m.group("label"))]
+                f = _LABEL_TO_FIELD[_STRIP.sub("", m.group("label") or m.group("blabel"))]
                 end = found[k + 1].start() if k + 1 < len(found) else len(t)
                 value = t[m.end():end].strip(" \u3000\xa0|｜;；")
                 if not value and k + 1 == len(found) and i + 1 < len(segs) and not _WHOLE.match(segs[i + 1].text) \

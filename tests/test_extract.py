@@ -183,3 +183,54 @@ def test_pages_nested_deeper_than_libxml2_allows(rs):
     page = parse_html(deep, "http://www.x.gov.cn/")
     assert "政务服务便民热线12345" in page.text
     assert any(f.leaf_id == "hotline_12345" for f in run_rules(page, rs, Context()))
+
+
+METADATA_LAYOUTS = {
+    "gov.cn table with bold labels": (
+        '<table class="bd1"><tbody><tr><td><b>索&nbsp;&nbsp;引&nbsp;&nbsp;号：</b></td><td>000014349/2022-00038</td>'
+        '<td><b>主题分类：</b></td><td>科技、教育\\其他</td></tr><tr><td><b>发文机关：</b></td><td>国务院</td>'
+        '<td><b>成文日期：</b></td><td>2022年06月06日</td></tr><tr><td><b>标　　题：</b></td>'
+        '<td colspan="3">国务院关于加强数字政府建设的指导意见</td></tr><tr><td><b>发文字号：</b></td>'
+        '<td>国发〔2022〕14号</td><td><b>发布日期：</b></td><td>2022年06月23日</td></tr></tbody></table>',
+        {"title": "国务院关于加强数字政府建设的指导意见", "doc_number": "国发〔2022〕14号", "issuer": "国务院",
+         "written_date": "2022年06月06日", "published_date": "2022年06月23日"}),
+    "gkmlpt span pairs with an empty 文号": (
+        '<div class="classify"><table><tr><td><span>索引号：</span><span>11440100MB2C92051E/2023-00123</span></td>'
+        '<td><span>分类：</span><span>综合政务</span></td></tr><tr><td><span>发布机构：</span>'
+        '<span>广州市人民政府办公厅</span></td><td><span>成文日期：</span><span>2023-03-01</span></td></tr>'
+        '<tr><td><span>名称：</span><span>广州市数字政府改革建设“十四五”规划</span></td></tr>'
+        '<tr><td><span>文号：</span><span></span></td><td><span>发布日期：</span><span>2023-03-05</span></td></tr>'
+        '</table></div>',
+        {"title": "广州市数字政府改革建设“十四五”规划", "doc_number": "", "issuer": "广州市人民政府办公厅",
+         "written_date": "2023-03-01", "published_date": "2023-03-05"}),
+    "bracketed labels": (
+        '<ol><li><span>[标题]</span>北京市公共数据管理办法</li><li><span>[发文机构]</span>北京市人民政府</li>'
+        '<li><span>[发文字号]</span>京政发〔2023〕5号</li><li><span>[成文日期]</span>2023年06月01日</li></ol>',
+        {"title": "北京市公共数据管理办法", "doc_number": "京政发〔2023〕5号", "issuer": "北京市人民政府",
+         "written_date": "2023年06月01日"}),
+    "label and value in one cell": (
+        '<table><tr><td>发布机构 杭州市人民政府办公厅</td></tr><tr><td>成文日期 2022-01-02</td></tr>'
+        '<tr><td>有效性 有效</td></tr></table><h1>杭州市公共数据安全管理办法</h1>',
+        {"title": "杭州市公共数据安全管理办法", "issuer": "杭州市人民政府办公厅", "written_date": "2022-01-02",
+         "validity": "有效"}),
+    "one line of label：value pairs": (
+        '<h1>关于印发杭州市数字政府建设实施方案的通知</h1><p>发布机构：杭州市人民政府办公厅　　'
+        '文号：杭政办函〔2023〕5号　　发布日期：2023-02-01</p>',
+        {"doc_number": "杭政办函〔2023〕5号", "issuer": "杭州市人民政府办公厅", "published_date": "2023-02-01"}),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(METADATA_LAYOUTS))
+def test_metadata_layouts(layout):
+    html, expected = METADATA_LAYOUTS[layout]
+    doc = parse_html(html, "https://www.example.gov.cn/a.html").document
+    assert doc is not None
+    values = doc.values()
+    for k, v in expected.items():
+        assert values[k] == v, (k, values)
+
+
+def test_news_page_is_not_a_document():
+    html = ('<h1>我市召开数字政府建设推进会</h1><p class="info">信息来源：市政府办公厅　发布时间：2023-05-06</p>'
+            '<p>会议强调，要深化数字政府建设。</p>')
+    assert parse_html(html, "https://www.example.gov.cn/").document is None
