@@ -19,7 +19,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from evidence.registry import GROUP_NAMES_ZH
-from evidence.store import Store
+from evidence.store import Store, StoreError
 from scoring import charts, stats
 from scoring.run import leaf_frame, load_results, run_config
 
@@ -78,6 +78,9 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
     run = store.run(run_id)
     cfg = run_config(run)
     df = load_results(store, run_id, tree)
+    if df.empty:
+        raise StoreError(f"{store.path}: run {run_id} has no scored targets (campaign {run['campaign']} "
+                         "has no targets in the store?)")
     index_ids: list[str] = df.attrs.get("index_ids", [])
     labels = {i: (tree.nodes[i].name_zh if i in tree.nodes else i) for i in index_ids}
     leaves_long = leaf_frame(store, run_id)

@@ -118,3 +118,12 @@ def test_cli_score_report_diff_with_the_project_rules(tmp_path, cli):
     proc = cli("diff", "a", "b", "--store", str(db), check=True)
     assert f"leaf {leaves[0]}:" in proc.stdout and f"evidence removed {ids[0]}" in proc.stdout
     assert "province-330000 浙江省" in proc.stdout
+
+
+def test_report_of_an_empty_run_is_a_clear_error(tmp_path):
+    from evidence.store import StoreError
+
+    with Store(tmp_path / "e.db") as st:
+        st.save_run({"run_id": "empty", "campaign": "none", "created_at": "2023-01-01T00:00:00Z"}, [])
+        with pytest.raises(StoreError, match="no scored targets"):
+            write_report(st, "empty", FakeRuleset(small_tree()), tmp_path / "out")
