@@ -88,7 +88,7 @@ def test_scores_agree_with_the_truth(campaign):
 
     tree = load_rules(ROOT / "rules").tree
     with Store(campaign["store"]) as st:
-        agree, total, bad = score_agreement(st, "r1", campaign["truth"], tree)
+        agree, total, bad = score_agreement(st, "r1", campaign["truth"], tree, campaign["sites"])
     print(f"\ntargets agreeing with the truth: {agree}/{total} {bad}")
     assert total >= N_SITES
     assert agree / total >= 0.95, bad

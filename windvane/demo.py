@@ -76,7 +76,7 @@ def run_demo(args: argparse.Namespace) -> int:
         paths = write_report(store, run_id, ruleset, out)
         truth = load_truth(truth_path)
         quality = evaluate(store, DEMO_CAMPAIGN, truth, sites)
-        agree, total, _bad = score_agreement(store, run_id, truth, ruleset.tree)
+        agree, total, _bad = score_agreement(store, run_id, truth, ruleset.tree, sites)
         n_pages = store.conn.execute("select count(*) from pages where campaign=?", [DEMO_CAMPAIGN]).fetchone()[0]
 
     print()

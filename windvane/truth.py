@@ -80,15 +80,19 @@ def format_quality(quality: dict[str, LeafQuality]) -> str:
     return "\n".join(lines)
 
 
-def score_agreement(store: Store, run_id: str, truth: dict, tree) -> tuple[int, int, list[str]]:
-    """How many targets' leaf points equal the truth's: (agreeing, total, disagreeing target ids)."""
+def score_agreement(store: Store, run_id: str, truth: dict, tree,
+                    sites: list[str] | None = None) -> tuple[int, int, list[str]]:
+    """How many targets' leaf points equal the truth's: (agreeing, total, disagreeing target ids).
+
+    Only targets of ``sites`` (default: every site of the truth) are considered.
+    """
     expected: dict[tuple[str, str], float] = {}
     targets = {r["target_id"]: r for r in store.db.query(
         "select t.target_id, t.site_id, t.grp from targets t join runs r on r.campaign = t.campaign "
         "where r.run_id = ?", [run_id])}
     for tid, t in targets.items():
         site = truth["sites"].get(t["site_id"])
-        if site is None:
+        if site is None or (sites is not None and t["site_id"] not in sites):
             continue
         for leaf in tree.leaves:
             if not leaf.applies_to(t["grp"]):
