@@ -28,11 +28,9 @@ class UserError(Exception):
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [UserError, RegistryError, StoreError]
-    try:
-        from extractors.rules import RuleError
-        errors.append(RuleError)
-    except ImportError:
-        pass
+    from extractors.rules import RuleError
+    from scoring.stats import StatsError
+    errors += [RuleError, StatsError]
     return tuple(errors)
 
 
