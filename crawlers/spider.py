@@ -55,6 +55,17 @@ def _host_of(url: str) -> str:
     return netloc.partition(":")[0].lower()
 
 
+def same_site_url(url: str, hosts: set[str], scheme: str) -> str | None:
+    """``url`` in the site's scheme if it is on one of the site's hosts, else None."""
+    if _host_of(url) not in hosts:
+        return None
+    if url.startswith(scheme + ":"):
+        return url
+    if url.startswith("http://") or url.startswith("https://"):
+        return scheme + url[url.index(":"):]
+    return None
+
+
 class _SiteState:
     __slots__ = ("site_id", "hosts", "scheme", "seen", "outstanding", "resumed", "portal_error", "pages")
 
@@ -184,17 +195,9 @@ class WindvaneSpider(scrapy.Spider):
         if is_html and depth < self.max_depth and response.status < 400:
             budget_left = self.max_pages - len(st.seen)
             if budget_left > 0:
-                scheme = st.scheme
                 for link in self.link_extractor.extract_links(response):
-                    url = link.url
-                    if _host_of(url) not in st.hosts:
-                        continue
-                    if not url.startswith(scheme + ":"):
-                        if url.startswith("http://") or url.startswith("https://"):
-                            url = scheme + url[url.index(":"):]
-                        else:
-                            continue
-                    if url in st.seen:
+                    url = same_site_url(link.url, st.hosts, st.scheme)
+                    if url is None or url in st.seen:
                         continue
                     st.seen.add(url)
                     yield self._request(url, st)

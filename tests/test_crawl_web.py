@@ -17,9 +17,17 @@ import threading
 PAGES = 30
 
 
-def page_html(host: str, n: int) -> bytes:
-    links = [f"/p{n + 1}", f"/p{n + 2}", f"/p{(n * 7) % PAGES + 1}"] if n < PAGES else []
+_FILLER = "数字政府建设政务公开政策文件解读办事服务数据开放平台省人民政府办公厅关于印发通知的意见实施方案"
+
+
+def page_html(host: str, n: int, pages: int = PAGES, filler: int = 0) -> bytes:
+    links = [f"/p{n + 1}", f"/p{n + 2}", f"/p{(n * 7) % pages + 1}"] if n < pages else []
+    if filler:  # benchmark pages: ~filler bytes of Chinese text and more links
+        links += [f"/p{(n * k) % pages + 1}" for k in (3, 5, 11, 13, 17, 19, 23)]
     body = "".join(f'<li><a href="{u}">link {u}</a></li>' for u in links)
+    if filler:
+        chunk = (_FILLER * (filler // (3 * len(_FILLER)) + 1))[: filler // 3]
+        body += "".join(f"<p>{chunk[i:i + 200]}</p>" for i in range(0, len(chunk), 200))
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{host} 第{n}页</title>"
             f"<script>var x = '不可见';</script><style>p{{color:red}}</style></head>"
             f"<body><h1>第{n}页 数据<b>安全</b></h1><p>政务公开 {n}</p><ul>{body}</ul>"
@@ -36,8 +44,10 @@ def portal_html(host: str) -> bytes:
 
 
 class FixtureWeb:
-    def __init__(self, hosts: list[str]):
+    def __init__(self, hosts: list[str], *, pages: int = PAGES, page_filler: int = 0):
         self.hosts = set(hosts)
+        self.pages = pages if not page_filler or pages != PAGES else 500
+        self.filler = page_filler
         self.log: list[str] = []
         self.port = 0
         self._loop = asyncio.new_event_loop()
@@ -77,8 +87,8 @@ class FixtureWeb:
             return 200, [("Content-Type", "text/html")], body.encode("gbk")
         if path == "/doc.pdf":
             return 200, [("Content-Type", "application/pdf")], b"%PDF-1.4\n%%EOF\n"
-        if path.startswith("/p") and path[2:].isdigit() and 1 <= int(path[2:]) <= PAGES:
-            return 200, html, page_html(host, int(path[2:]))
+        if path.startswith("/p") and path[2:].isdigit() and 1 <= int(path[2:]) <= self.pages:
+            return 200, html, page_html(host, int(path[2:]), self.pages, self.filler)
         return 404, html, b"<html><head><title>404</title></head><body>not found</body></html>"
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
