@@ -159,7 +159,7 @@ def _clean_title(s: str) -> str:
 
 
 def _page_title(page: PageDoc, fields: dict[str, str]) -> str:
-    if fields.get("title"):
+    if len(fields.get("title", "")) >= 5:
         return _clean_title(fields["title"])
     for key in ("articletitle", "dc.title", "title"):
         if page.meta.get(key):

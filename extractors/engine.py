@@ -283,6 +283,7 @@ def parse_html(html: str, url: str = "") -> PageDoc:
 
     b = _Builder()
     raw_links: list[tuple[str, str, int, int]] = []
+    form_spans: list[tuple[int, int]] = []  # <select> menus: visible text, but never metadata
     h1: list[str] = []
 
     # an explicit stack, not recursion: broken pages nest thousands of unclosed tags
@@ -316,6 +317,8 @@ def parse_html(html: str, url: str = "") -> PageDoc:
             v = (el.get("value") or "").strip()
             if v.lower().startswith(("http://", "https://", "//")):
                 raw_links.append((_WS.sub(" ", el.text_content()).strip(), v, min(start, end), end))
+        elif tag == "select":
+            form_spans.append((start, end))
         elif tag == "h1":
             t = _WS.sub(" ", el.text_content()).strip()
             if t:
@@ -335,7 +338,8 @@ def parse_html(html: str, url: str = "") -> PageDoc:
         while s < e and text[s] in " \n":
             s += 1
         links.append(Link(label, absolute, s, e, (urlsplit(absolute).hostname or "").lower()))
-    segments = [Segment(text[s:e], s, e, blk) for s, e, blk in b.segments if e > s]
+    segments = [Segment(text[s:e], s, e, blk) for s, e, blk in b.segments
+                if e > s and not any(a <= s and e <= z for a, z in form_spans)]
     return PageDoc(url, title, text, links, segments, meta, h1, "html")
 
 

@@ -234,3 +234,10 @@ def test_news_page_is_not_a_document():
     html = ('<h1>我市召开数字政府建设推进会</h1><p class="info">信息来源：市政府办公厅　发布时间：2023-05-06</p>'
             '<p>会议强调，要深化数字政府建设。</p>')
     assert parse_html(html, "https://www.example.gov.cn/").document is None
+
+
+def test_search_form_labels_are_not_metadata():
+    html = ('<form><select name="field"><option>标题</option><option>文号</option><option>发文机关</option>'
+            '<option>全文</option></select><input name="q"></form><h1>我市召开数字政府建设推进会</h1>'
+            '<p>会议强调……</p>')
+    assert parse_html(html, "https://www.example.gov.cn/").document is None
