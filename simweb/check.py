@@ -3,7 +3,9 @@
 ``link_depths(model)`` walks the rendered pages from the home page the way a plain
 crawler does (``href`` attributes outside ``<script>``, same host, redirects followed
 at the same depth) and returns the depth of every URL it reaches. Tests use it to check
-that every piece of evidence in the truth is reachable within depth 3.
+that every piece of evidence in the truth is reachable within depth 3. With
+``faults="full"`` it sees what a plain crawler sees: no script-built links, no
+``onclick`` targets; attachments and other raw resources are leaves (no HTML).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections import deque
 from html import unescape
 from urllib.parse import urljoin, urlsplit
 
+from simweb.faults import find_raw
 from simweb.generate import trap_page
 from simweb.model import SiteModel
 
@@ -46,6 +49,12 @@ def links(html: str, base: str) -> list[str]:
     return out
 
 
+def _found(m: SiteModel, path: str) -> str:
+    """The target of a 302 (faults="full": Hanweb's download gateway), or ""."""
+    raw = find_raw(m, path) if m.raw else None
+    return raw.location if raw is not None and raw.kind == "found" else ""
+
+
 def link_depths(m: SiteModel, max_depth: int = 4) -> dict[str, int]:
     home = m.base + "/"
     depths = {home: 0}
@@ -55,8 +64,8 @@ def link_depths(m: SiteModel, max_depth: int = 4) -> dict[str, int]:
         d = depths[url]
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        while path in m.redirects:
-            path = m.redirects[path]
+        while path in m.redirects or _found(m, path):
+            path = m.redirects.get(path) or _found(m, path)
             target = m.base + path
             if target not in depths:
                 depths[target] = d

@@ -58,6 +58,7 @@ from simweb.content import (
     rng_for,
     short_name,
 )
+from simweb.faults import FAULT_MODES, apply_full_faults, challenge_cookie_names
 from simweb.features import FEATURES, add_doc, add_news
 from simweb.model import Column, Page, SiteModel
 from simweb.templates import FAMILIES, LABEL_SETS
@@ -266,8 +267,14 @@ def trap_page(site: SiteModel, path: str) -> str | None:
 
 
 # --- assembly ---------------------------------------------------------------------------------
-def build_site(site: Site, seed: int) -> SiteModel:
-    """Build one portal (deterministic in the registry row and the seed)."""
+def build_site(site: Site, seed: int, faults: str = "basic") -> SiteModel:
+    """Build one portal (deterministic in the registry row, the seed and the fault mode).
+
+    ``faults="full"`` builds the same site as ``"basic"`` and then adds the real web's
+    faults (``simweb.faults``) from their own random streams.
+    """
+    if faults not in FAULT_MODES:
+        raise ValueError(f"faults must be one of {FAULT_MODES}, not {faults!r}")
     t0 = site.targets[0]
     rng = rng_for(seed, site.site_id, "site")
     scheme = site.portal_url.split(":", 1)[0]
@@ -289,6 +296,8 @@ def build_site(site: Site, seed: int) -> SiteModel:
     m.family.assign_paths(m)
     _faults(m, rng)
     _page_table(m)
+    if faults == "full":
+        apply_full_faults(m, seed)
     return m
 
 
@@ -337,18 +346,29 @@ def site_truth(m: SiteModel) -> dict:
         for d in details:
             traps += [u for u in d["urls"] if u not in traps]
         leaves[leaf_id] = {"present": lt.present, "points_share": 1.0 if lt.present else 0.0,
-                           "sitewide": "sitewide" in lt.refs, "how": lt.how,
-                           "urls": urls if lt.present else [], "traps": traps, "trap_details": details}
+                           "sitewide": "sitewide" in lt.refs, "how": lt.how, "reach": lt.reach,
+                           "urls": urls if lt.present else [],
+                           "attachment_urls": [m.base + p for p in lt.attachments] if lt.present else [],
+                           "traps": traps, "trap_details": details}
+    challenge = None
+    if m.challenge:
+        issued, computed = challenge_cookie_names(m)
+        challenge = {"status": int(m.challenge), "issued_cookie": issued, "computed_cookie": computed}
     return {"host": m.host, "scheme": m.scheme, "template": m.family.name if m.family else "",
-            "encoding": m.encoding, "pages": len(m.pages) + len(m.aliases), "leaves": leaves}
+            "encoding": m.encoding, "pages": len(m.pages) + len(m.aliases), "faults": m.faults,
+            "fault_details": m.fault_details, "challenge": challenge, "js_nav": m.js_nav or None,
+            "charset_fault": m.charset_fault or None, "leaves": leaves}
 
 
 class SimWeb:
     """All portals of a registry, built lazily per host and cached."""
 
-    def __init__(self, registry: Registry, seed: int = 2023) -> None:
+    def __init__(self, registry: Registry, seed: int = 2023, faults: str = "basic") -> None:
+        if faults not in FAULT_MODES:
+            raise ValueError(f"faults must be one of {FAULT_MODES}, not {faults!r}")
         self.registry = registry
         self.seed = seed
+        self.faults = faults
         self.by_host: dict[str, Site] = {s.host: s for s in registry.sites}
         self._models: dict[str, SiteModel] = {}
 
@@ -358,23 +378,23 @@ class SimWeb:
             site = self.by_host.get(host)
             if site is None:
                 return None
-            m = self._models[host] = build_site(site, self.seed)
+            m = self._models[host] = build_site(site, self.seed, self.faults)
         return m
 
     def models(self) -> list[SiteModel]:
         return [m for m in (self.model(h) for h in self.by_host) if m is not None]
 
 
-def truth(registry: Registry, seed: int = 2023) -> dict:
+def truth(registry: Registry, seed: int = 2023, faults: str = "basic") -> dict:
     """The truth table of the whole simulated web (see the module docstring)."""
-    web = SimWeb(registry, seed)
-    return {"seed": seed, "as_of": AS_OF.isoformat(),
+    web = SimWeb(registry, seed, faults)
+    return {"seed": seed, "as_of": AS_OF.isoformat(), "faults": faults,
             "sites": {m.site_id: site_truth(m) for m in web.models()}}
 
 
-def write_truth(registry: Registry, seed: int, path: str | Path) -> Path:
+def write_truth(registry: Registry, seed: int, path: str | Path, faults: str = "basic") -> Path:
     """Write the truth table as JSON (UTF-8) without serving anything."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(truth(registry, seed), ensure_ascii=False, indent=1), encoding="utf-8")
+    p.write_text(json.dumps(truth(registry, seed, faults), ensure_ascii=False, indent=1), encoding="utf-8")
     return p

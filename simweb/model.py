@@ -41,6 +41,35 @@ class Item:
     extra_html: str = ""
     topic: str = ""
     path: str = ""
+    attachment: Attachment | None = None  # faults="full": the text lives only in this file
+
+
+@dataclass
+class Attachment:
+    """A file a document page links to (faults="full"): PDF or DOCX, maybe truncated or huge."""
+
+    fmt: str  # pdf | docx
+    showname: str  # the file name the link shows ("附件：1.xxx.pdf")
+    href: str  # the link as written in the page (may be relative or a download gateway)
+    path: str  # the final path the file is served at
+    kind: str = "evidence"  # evidence | corrupt | huge
+
+
+@dataclass
+class Raw:
+    """A non-layout resource a path serves (faults="full").
+
+    kind: ``file`` (an attachment, built on first request by ``make``), ``json``,
+    ``found`` (a 302 to ``location``), ``huge`` (``size`` bytes streamed, Content-Length
+    set) or ``stall`` (headers and part of the body, then silence for ``stall`` seconds).
+    """
+
+    kind: str
+    content_type: str = "application/octet-stream"
+    make: Callable[[], bytes] | None = None
+    size: int = 0
+    location: str = ""
+    stall: float = 0.0
 
 
 @dataclass
@@ -73,6 +102,8 @@ class LeafTruth:
     refs: list[str] = field(default_factory=list)  # item:<key> | page:<path> | home | sitewide
     traps: list[tuple[str, str]] = field(default_factory=list)  # (trap kind, ref)
     how: list[str] = field(default_factory=list)  # the variants used, for people reading the truth
+    reach: list[str] = field(default_factory=list)  # what finding it needs: js_only | onclick | attachment | challenge
+    attachments: list[str] = field(default_factory=list)  # final paths of attachment-only evidence
 
 
 @dataclass
@@ -104,6 +135,13 @@ class SiteModel:
     leaves: dict[str, LeafTruth] = field(default_factory=dict)
     external_hosts: dict[str, str] = field(default_factory=dict)  # host → page title
     next_num: int = 0
+    # faults="full" only (see simweb.faults); empty / "" under faults="basic"
+    faults: list[str] = field(default_factory=list)
+    fault_details: list[dict[str, Any]] = field(default_factory=list)
+    raw: dict[str, Raw] = field(default_factory=dict)  # path → non-layout resource
+    js_nav: str = ""  # "" | document_write | xhr_json | array_timeout
+    challenge: str = ""  # "" | "412" | "521"
+    charset_fault: str = ""  # "" | header_utf8 | undeclared | malformed_meta
 
     @property
     def base(self) -> str:

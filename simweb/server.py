@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from email.utils import formatdate
 from pathlib import Path
 
@@ -37,8 +38,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from evidence.registry import Registry, load_registry
+from simweb import files
+from simweb.faults import challenge_passed, challenge_response, encode_page, find_raw
 from simweb.generate import SimWeb, trap_page, write_truth
-from simweb.model import SiteModel
+from simweb.model import Raw, SiteModel
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_HEAD = 65536
@@ -88,10 +91,14 @@ class LocalCA:
 
 
 class Response:
-    __slots__ = ("status", "reason", "headers", "body")
+    """One answer. ``stream`` (with ``length``) sends a body too big to hold, or one that stalls."""
 
-    def __init__(self, status: int, reason: str, body: bytes, headers: list[tuple[str, str]] | None = None) -> None:
+    __slots__ = ("status", "reason", "headers", "body", "stream", "length")
+
+    def __init__(self, status: int, reason: str, body: bytes, headers: list[tuple[str, str]] | None = None,
+                 stream: Callable[[asyncio.StreamWriter], Awaitable[None]] | None = None, length: int = 0) -> None:
         self.status, self.reason, self.body, self.headers = status, reason, body, headers or []
+        self.stream, self.length = stream, length
 
 
 def _html(status: int, reason: str, text: str, charset: str = "utf-8") -> Response:
@@ -106,8 +113,8 @@ NOT_FOUND = ("<html><head><meta charset=\"utf-8\"><title>404 Not Found</title></
 class SimWebServer:
     """Request handling for all hosts; ``await start(host, port)`` to listen."""
 
-    def __init__(self, registry: Registry, seed: int = 2023, cache_size: int = 8192) -> None:
-        self.web = SimWeb(registry, seed)
+    def __init__(self, registry: Registry, seed: int = 2023, cache_size: int = 8192, faults: str = "basic") -> None:
+        self.web = SimWeb(registry, seed, faults)
         self.ca = LocalCA()
         self._cache: OrderedDict[tuple[str, str], Response] = OrderedDict()
         self._cache_size = cache_size
@@ -129,7 +136,7 @@ class SimWebServer:
     def known(self, host: str) -> bool:
         return host in self.web.by_host or host in self.aux_hosts()
 
-    async def respond(self, scheme: str, host: str, target: str, method: str = "GET") -> Response:
+    async def respond(self, scheme: str, host: str, target: str, method: str = "GET", cookie: str = "") -> Response:
         m = self.web.model(host)
         if m is None:
             title = self.aux_hosts().get(host)
@@ -144,7 +151,13 @@ class SimWebServer:
         if target == "/robots.txt":
             return Response(200, "OK", b"User-agent: *\nDisallow: /search/\nDisallow: /was5/\nDisallow: /jsearchfront/\n",
                             [("Content-Type", "text/plain")])
+        if m.challenge and not challenge_passed(m, cookie):
+            status, reason, headers, html = challenge_response(m, cookie)
+            return Response(status, reason, html.encode("utf-8"), headers)
         key = (host, target)
+        raw = find_raw(m, target) if m.raw else None
+        if raw is not None:
+            return await self._raw(m, key, raw)
         delay = m.slow.get(target)
         if delay:
             await asyncio.sleep(delay)
@@ -174,7 +187,47 @@ class SimWebServer:
             page = m.pages.get(path.partition("?")[0])  # static pages ignore the query string
         if page is None:
             return _html(404, "Not Found", NOT_FOUND)
-        return _html(200, "OK", m.family.render(m, page), m.encoding)
+        body, ctype = encode_page(m, path, page.kind, m.family.render(m, page))
+        return Response(200, "OK", body, [("Content-Type", ctype)])
+
+    async def _raw(self, m: SiteModel, key: tuple[str, str], raw: Raw) -> Response:
+        """Attachments, the nav JSON, the download gateway's 302, oversized and stalling pages."""
+        if raw.kind == "found":
+            return Response(302, "Found", b"", [("Location", f"{m.base}{raw.location}")])
+        if raw.kind in ("file", "json"):
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+            assert raw.make is not None
+            body = await asyncio.to_thread(raw.make)  # building a PDF takes ~0.5 s: keep the loop free
+            resp = Response(200, "OK", body, [("Content-Type", raw.content_type)])
+            self._cache[key] = resp
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+            return resp
+        if raw.kind == "huge":
+            if raw.content_type.startswith("text/html"):
+                chunks = lambda: files.huge_html_chunks(raw.size, "统计年鉴2022（全文）", m.encoding)  # noqa: E731
+            else:
+                chunks = lambda: files.huge_chunks(raw.size)  # noqa: E731
+
+            async def stream(writer: asyncio.StreamWriter) -> None:
+                for chunk in chunks():
+                    writer.write(chunk)
+                    await writer.drain()
+
+            return Response(200, "OK", b"", [("Content-Type", raw.content_type)], stream=stream, length=raw.size)
+        # stall: promise 200 KB, send 8 KB, then nothing until the bound, then drop the connection
+        head = ("<!DOCTYPE html><html><head><title>在线访谈实录</title></head><body><div class=\"ft\">" +
+                "<p>主持人：各位网友，大家好！欢迎收看本期在线访谈。</p>" * 200).encode(m.encoding)[:8192]
+
+        async def stall(writer: asyncio.StreamWriter) -> None:
+            writer.write(head)
+            await writer.drain()
+            await asyncio.sleep(raw.stall)
+            raise ConnectionResetError("stalled page: bound reached")
+
+        return Response(200, "OK", b"", [("Content-Type", raw.content_type)], stream=stall, length=200_000)
 
     # --- protocol ---------------------------------------------------------------------------
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -222,7 +275,7 @@ class SimWebServer:
                     path = target
                 host = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
                 self.requests += 1
-                resp = await self.respond(scheme, host, path, method)
+                resp = await self.respond(scheme, host, path, method, headers.get("cookie", ""))
                 await self._send(writer, resp, keep, head_only=method == "HEAD")
                 if not keep:
                     return
@@ -240,11 +293,14 @@ class SimWebServer:
         now = time.time()
         if now - self._date[1] >= 1:
             self._date = (formatdate(now, usegmt=True), now)
+        length = resp.length if resp.stream is not None else len(resp.body)
         hdrs = [f"HTTP/1.1 {resp.status} {resp.reason}", "Server: nginx", f"Date: {self._date[0]}",
-                f"Content-Length: {len(resp.body)}", f"Connection: {'keep-alive' if keep else 'close'}"]
+                f"Content-Length: {length}", f"Connection: {'keep-alive' if keep else 'close'}"]
         hdrs += [f"{k}: {v}" for k, v in resp.headers]
-        writer.write(("\r\n".join(hdrs) + "\r\n\r\n").encode("latin-1") + (b"" if head_only else resp.body))
+        writer.write(("\r\n".join(hdrs) + "\r\n\r\n").encode("utf-8") + (b"" if head_only else resp.body))
         await writer.drain()
+        if resp.stream is not None and not head_only:
+            await resp.stream(writer)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         self.server = await asyncio.start_server(self.handle, host, port, limit=MAX_HEAD, backlog=512)
@@ -252,19 +308,20 @@ class SimWebServer:
 
 
 def serve_forever(registry: Registry, host: str = "127.0.0.1", port: int = 8899, seed: int = 2023,
-                  truth_path: str | None = None) -> None:
+                  truth_path: str | None = None, faults: str = "basic") -> None:
     """Write the truth table (if asked), then serve every site as an HTTP proxy until killed.
 
     Prints one line ``simweb: proxy http://HOST:PORT ...`` on stdout once listening
     (with the real port when ``port`` is 0).
     """
     if truth_path:
-        write_truth(registry, seed, truth_path)
+        write_truth(registry, seed, truth_path, faults)
 
     async def main() -> None:
-        srv = SimWebServer(registry, seed)
+        srv = SimWebServer(registry, seed, faults=faults)
         real_port = await srv.start(host, port)
-        print(f"simweb: proxy http://{host}:{real_port} serving {len(registry.sites)} sites (seed {seed})", flush=True)
+        print(f"simweb: proxy http://{host}:{real_port} serving {len(registry.sites)} sites (seed {seed}, "
+              f"faults {faults})", flush=True)
         assert srv.server is not None
         async with srv.server:
             await srv.server.serve_forever()
@@ -276,9 +333,10 @@ class SimWebProcess:
     """Run the simulated web in a child process: ``with SimWebProcess(path) as web: web.proxy_url``."""
 
     def __init__(self, registry_path: str, seed: int = 2023, truth_path: str | None = None, port: int = 0,
-                 startup_timeout: float = 60.0) -> None:
+                 startup_timeout: float = 60.0, faults: str = "basic") -> None:
         self.registry_path = str(registry_path)
         self.seed = seed
+        self.faults = faults
         self._tmp: tempfile.TemporaryDirectory | None = None
         if truth_path is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="simweb-truth-")
@@ -292,7 +350,7 @@ class SimWebProcess:
     def __enter__(self) -> SimWebProcess:
         load_registry(self.registry_path)  # a bad registry fails here, with its clear message
         cmd = [sys.executable, "-m", "windvane.cli", "simweb", "serve", "--registry", self.registry_path,
-               "--port", str(self.port), "--seed", str(self.seed), "--truth", self.truth_path]
+               "--port", str(self.port), "--seed", str(self.seed), "--truth", self.truth_path, "--faults", self.faults]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
         deadline = time.monotonic() + self.startup_timeout

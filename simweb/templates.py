@@ -22,6 +22,7 @@ from html import escape
 from math import ceil
 
 from simweb.content import fmt_date
+from simweb.faults import js_home_markup, js_nav_markup
 from simweb.model import Fragment, Item, Page, SiteModel
 
 
@@ -96,12 +97,16 @@ class Family:
 
     def header(self, site: SiteModel) -> str:
         links = " | ".join(frag(site, f) for f in site.header_links)
-        nav = "".join(f'<li><a href="{escape(site.href(h))}"{self._target(h)}>{escape(label)}</a></li>'
-                      for label, h in site.nav)
+        if site.js_nav:
+            nav_html = js_nav_markup(site)
+        else:
+            nav = "".join(f'<li><a href="{escape(site.href(h))}"{self._target(h)}>{escape(label)}</a></li>'
+                          for label, h in site.nav)
+            nav_html = f"<ul>{nav}</ul>"
         return (f'<div class="top"><div class="top-links">{links}</div></div>\n'
                 f'<div class="header"><a href="/" class="logo"><img src="/images/logo.png" '
                 f'alt="{escape(site.ident["site_title"])}"></a></div>\n'
-                f'<div class="nav"><ul>{nav}</ul></div>\n')
+                f'<div class="nav">{nav_html}</div>\n')
 
     @staticmethod
     def _target(h: str) -> str:
@@ -156,9 +161,12 @@ class Family:
             items = "".join(self.item_link(site, site.items[k], 0, 26) for k in col.items[:n])
             blocks.append(f'<div class="box"><div class="box-title"><span>{escape(col.name)}</span>'
                           f'<a href="{col.path}" class="more">更多&gt;&gt;</a></div><ul>{items}</ul></div>')
-        for title, f in site.home_blocks:
+        shown = site.home_blocks[:1] if site.js_nav else site.home_blocks
+        for title, f in shown:
             blocks.append(f'<div class="box"><div class="box-title"><span>{escape(title)}</span></div>{frag(site, f)}</div>')
-        return self.layout(site, site.ident["site_title"], "\n".join(blocks), home=True)
+        if site.js_nav:  # the other blocks and the floats appear only once scripts run
+            blocks.append(js_home_markup(site, frag))
+        return self.layout(site, site.ident["site_title"], "\n".join(blocks), home=not site.js_nav)
 
     def pager(self, site: SiteModel, col_key: str, n: int) -> str:
         col = site.columns[col_key]
@@ -212,10 +220,25 @@ class Family:
         paras = "".join(f"<p>{escape(p)}</p>" for p in item.paras)
         return f"{self.body_open}{paras}{item.extra_html}{self.body_close}"
 
+    def attachment_link(self, item: Item) -> str:
+        att = item.attachment
+        if att is None:
+            return ""
+        return (f'<div class="fj"><p>附件：<a href="{escape(att.href)}" target="_blank" title="{escape(att.showname)}">'
+                f"1.{escape(att.showname)}</a></p></div>")
+
     def render_doc(self, site: SiteModel, item: Item) -> str:
         col = site.columns[item.column]
+        if item.attachment is not None and item.attachment.kind == "evidence":  # text only in the attachment
+            stub = (f"{self.body_open}<p>各有关单位：</p><p>现将有关文件印发给你们，请结合实际认真贯彻执行。</p>"
+                    f"<p>详见附件。</p>{self.body_close}")
+            info = f'<div class="info">发布时间：{fmt_date(item.date, site.ident["date_style"])}</div>'
+            main = (self.crumbs(site, (col.name, col.path)) + f'<h1 class="title">{escape(item.title)}</h1>' + info +
+                    stub + self.attachment_link(item) + self.related(site, item))
+            return self.layout(site, f"{item.title}_{site.ident['site_title']}", main, column=col.name, item=item)
         main = (self.crumbs(site, (col.name, col.path)) + self.meta_block(site, item) +
-                f'<h1 class="title">{escape(item.title)}</h1>' + self.body_html(item) + self.related(site, item))
+                f'<h1 class="title">{escape(item.title)}</h1>' + self.body_html(item) + self.attachment_link(item) +
+                self.related(site, item))
         return self.layout(site, f"{item.title}_{site.ident['site_title']}", main, column=col.name, item=item)
 
     def render_article(self, site: SiteModel, item: Item) -> str:

@@ -142,7 +142,7 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
 def cmd_simweb_serve(args: argparse.Namespace) -> int:
     from simweb.server import serve_forever
     reg = load_registry(args.registry)
-    serve_forever(reg, host=args.host, port=args.port, seed=args.seed, truth_path=args.truth)
+    serve_forever(reg, host=args.host, port=args.port, seed=args.seed, truth_path=args.truth, faults=args.faults)
     return 0
 
 
@@ -265,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--port", type=int, default=8899)
     sc.add_argument("--seed", type=int, default=2023)
     sc.add_argument("--truth", default=None, help="write the truth table to this JSON file")
+    sc.add_argument("--faults", choices=["basic", "full"], default="basic",
+                    help="basic: today's portals; full: add JS-built menus, cookie challenges, attachment-only "
+                         "documents, charset faults, oversized and stalling pages (see simweb/faults.py)")
     sc.set_defaults(func=cmd_simweb_serve)
 
     sp = sub.add_parser("audit", help="serve the audit UI")
