@@ -35,7 +35,25 @@ def pdf_bytes(lines: list[str], title: str = "") -> bytes:
     for line in lines[1:]:
         pdf.multi_cell(0, 7, line)
         pdf.ln(1)
-    return bytes(pdf.output())
+    return _identity_h(bytes(pdf.output()))
+
+
+def _identity_h(data: bytes) -> bytes:
+    """Name the Type0 fonts' encoding ``/Identity-H`` (fpdf2 embeds an identity CMap stream,
+    which some readers, pypdf among them, take for a one-byte encoding)."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import NameObject
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    for page in writer.pages:
+        fonts = page.get("/Resources", {}).get("/Font", {})
+        for ref in fonts.values():
+            font = ref.get_object()
+            if font.get("/Subtype") == "/Type0":
+                font[NameObject("/Encoding")] = NameObject("/Identity-H")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def docx_bytes(lines: list[str], title: str = "") -> bytes:

@@ -202,3 +202,152 @@ def test_truth_urls_answer_200_through_the_proxy(proxy):
                 assert status == 200 and final == url, url
                 checked += 1
     assert checked > 20
+
+
+# --- faults="full": the real web's faults ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def full_web(registry):
+    return SimWeb(registry, 2023, "full")
+
+
+@pytest.fixture(scope="module")
+def full_picked(full_web):
+    """Sites showing each fault: challenges, each JS-nav variant, onclick, attachments, charsets."""
+    models = full_web.models()
+    want = {}
+    for m in models:
+        keys = [f"challenge_{m.challenge}" if m.challenge else "", f"js_{m.js_nav}" if m.js_nav else "",
+                f"charset_{m.charset_fault}" if m.charset_fault else ""]
+        keys += [f"{d['kind']}_{d.get('format', '')}" for d in m.fault_details if d["kind"] == "attachment_only"]
+        keys += ["onclick"] if "onclick_link" in m.faults else []
+        for k in filter(None, keys):
+            if m.challenge and not k.startswith("challenge"):
+                continue  # keep the other faults testable by a plain client
+            want.setdefault(k, m.site_id)
+    return want
+
+
+@pytest.fixture(scope="module")
+def full_proxy(registry, full_picked, tmp_path_factory):
+    reader = csv.DictReader(io.StringIO(registry.text))
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=reader.fieldnames)
+    w.writeheader()
+    for row in reader:
+        if row["site_id"] in set(full_picked.values()):
+            w.writerow(row)
+    path = tmp_path_factory.mktemp("simweb-full") / "registry.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    with SimWebProcess(str(path), seed=2023, faults="full") as proc:
+        yield proc, json.loads(Path(proc.truth_path).read_text(encoding="utf-8"))
+
+
+def test_full_faults_cover_a_minority_each_and_basic_has_none(registry, full_web, full_picked):
+    assert {"challenge_412", "challenge_521", "js_document_write", "js_array_timeout", "js_xhr_json", "onclick",
+            "attachment_only_pdf", "attachment_only_docx", "charset_header_utf8", "charset_undeclared",
+            "charset_malformed_meta"} <= set(full_picked)
+    t = truth(registry, 2023, "full")
+    n = len(t["sites"])
+    for fault in ("js_nav", "attachment_only", "corrupt_attachment", "oversized_page", "stalled_page"):
+        share = sum(fault in s["faults"] for s in t["sites"].values()) / n
+        assert 0.02 <= share <= 0.25, (fault, share)
+    assert any(s["challenge"] for s in t["sites"].values())
+    basic = truth(registry, 2023)
+    assert all(not s["faults"] and not s["fault_details"] for s in basic["sites"].values())
+    # a site without faults is the same page for page in both modes
+    m_full = next(m for m in full_web.models() if not m.faults)
+    m_basic = build_site(next(s for s in registry.sites if s.site_id == m_full.site_id), 2023)
+    for path in list(m_basic.pages)[::11]:
+        assert page_html(m_basic, path) == page_html(m_full, path)
+
+
+def test_full_truth_reach_and_plain_depth(full_web):
+    for m in full_web.models():
+        t = site_truth(m)
+        depths = link_depths(m, 4)
+        for leaf_id, leaf in t["leaves"].items():
+            if not leaf["present"]:
+                assert not leaf["attachment_urls"]
+                continue
+            assert set(leaf["attachment_urls"]) <= set(leaf["urls"])
+            if {"js_only", "onclick"} & set(leaf["reach"]) or leaf["sitewide"]:
+                continue
+            near = [u for u in leaf["urls"] if depths.get(u, 99) <= 3]
+            assert near, (m.site_id, leaf_id)
+            for u in leaf["attachment_urls"]:  # one step beyond its parent document
+                assert depths.get(u, 99) <= 4, (m.site_id, leaf_id, u)
+
+
+def _site(truth_table: dict, site_id: str) -> dict:
+    return truth_table["sites"][site_id]
+
+
+def test_challenge_stops_plain_clients(full_proxy, full_picked, full_web):
+    proc, t = full_proxy
+    import http.cookiejar
+
+    from simweb.faults import challenge_cookie_for
+    for key, status in (("challenge_412", 412), ("challenge_521", 521)):
+        s = _site(t, full_picked[key])
+        home = f"{s['scheme']}://{s['host']}/"
+        jar = http.cookiejar.CookieJar()
+        op = opener(proc.proxy_url)
+        op.add_handler(urllib.request.HTTPCookieProcessor(jar))
+        got, headers, body, _ = fetch(op, home)
+        assert got == status and len(body) < 3000 and b"document.cookie" in body
+        assert s["challenge"]["issued_cookie"] in headers["Set-Cookie"]
+        got, _, _, _ = fetch(op, home)  # the jar echoes the issued cookie: still challenged
+        assert got == status
+        token = next(c.value for c in jar if c.name == s["challenge"]["issued_cookie"])
+        name = s["challenge"]["computed_cookie"]
+        bad = urllib.request.Request(home, headers={"Cookie": f"{s['challenge']['issued_cookie']}={token}; "
+                                                              f"{name}=0123456789abcdef"})
+        with pytest.raises(urllib.error.HTTPError) as e:
+            opener(proc.proxy_url).open(bad, timeout=10)
+        assert e.value.code == status
+        good = urllib.request.Request(home, headers={"Cookie": challenge_cookie_for(full_web.model(s["host"]), token)})
+        with opener(proc.proxy_url).open(good, timeout=10) as r:
+            assert r.status == 200 and b"<html" in r.read()
+
+
+def test_attachments_are_real_files(full_proxy, full_picked):
+    proc, t = full_proxy
+    op = opener(proc.proxy_url)
+    for key in ("attachment_only_pdf", "attachment_only_docx"):
+        s = _site(t, full_picked[key])
+        d = next(d for d in s["fault_details"] if d["kind"] == "attachment_only" and d["format"] in key)
+        status, _, parent, _ = fetch(op, d["parent"])
+        assert status == 200 and "详见附件".encode(s["encoding"]) in parent
+        status, headers, body, final = fetch(op, d["link"])
+        assert status == 200 and final == d["urls"][0] and final in s["leaves"][d["leaf"]]["urls"]
+        if d["format"] == "pdf":
+            assert body.startswith(b"%PDF-") and b"%%EOF" in body[-64:]
+            pypdf = pytest.importorskip("pypdf")
+            text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(body)).pages)
+        else:
+            assert body.startswith(b"PK\x03\x04")
+            docx = pytest.importorskip("docx")
+            text = "\n".join(p.text for p in docx.Document(io.BytesIO(body)).paragraphs)
+        assert "发布机构" in text and ("〔" in text or "令" in text)
+        assert d["parent"] in s["leaves"][d["leaf"]]["urls"]
+
+
+def test_charset_faults(full_proxy, full_picked):
+    proc, t = full_proxy
+    op = opener(proc.proxy_url)
+    for key in ("charset_header_utf8", "charset_undeclared", "charset_malformed_meta"):
+        s = _site(t, full_picked[key])
+        d = next(d for d in s["fault_details"] if d["kind"] == key)
+        status, headers, body, _ = fetch(op, d["urls"][0])
+        assert status == 200
+        text = body.decode("gbk")
+        assert "李堃" in text  # a GBK-only character: gb2312 cannot decode the page
+        with pytest.raises(UnicodeDecodeError):
+            body.decode("gb2312")
+        with pytest.raises(UnicodeDecodeError):
+            body.decode("utf-8")
+        charset = headers.get_content_charset()
+        if key == "charset_header_utf8":
+            assert charset == "utf-8"
+        else:
+            assert charset is None and b'charset=gbk">' not in body.replace(b"httpequiv", b"")
