@@ -143,3 +143,56 @@ def test_depth_and_page_budget(tmp_path):
     assert all(p["site_id"] == "s1" for p in pages)
     fetched = [u for u in log if not u.endswith("/robots.txt")]
     assert len(fetched) <= 8 and not any("s2.gov.cn" in u for u in fetched)
+
+
+# --- the simulated web: real https:// registry URLs through its CONNECT proxy ---------------------
+def _simweb_registry(tmp: Path, n_sites: int = 2) -> Path:
+    import csv
+    import io
+    text = (ROOT / "data" / "registry.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    sites = list(dict.fromkeys(r["site_id"] for r in rows))[:n_sites]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(r for r in rows if r["site_id"] in sites)
+    simweb_reg = tmp / "simweb-registry.csv"
+    simweb_reg.write_text(buf.getvalue(), encoding="utf-8")
+    # the crawl registry has one more site, on a host the simulated web does not know
+    extra = dict(rows[0], target_id="province-999999", site_id="999999", admin_code="999999",
+                 name_zh="无此省", portal_url="https://www.nowhere-999.gov.cn/")
+    w2 = csv.DictWriter(buf2 := io.StringIO(), fieldnames=list(rows[0]))
+    w2.writeheader()
+    w2.writerows([*(r for r in rows if r["site_id"] in sites), extra])
+    (tmp / "reg.csv").write_text(buf2.getvalue(), encoding="utf-8")
+    return simweb_reg
+
+
+def test_crawl_of_the_simulated_web(tmp_path):
+    simweb_server = pytest.importorskip("simweb.server")
+    simweb_reg = _simweb_registry(tmp_path)
+    with simweb_server.SimWebProcess(str(simweb_reg), seed=2023, port=0) as web:
+        first = run_crawl(tmp_path, web.proxy_url, "--depth", "2", "--max-pages", "60", campaign="sim")
+        second = run_crawl(tmp_path, web.proxy_url, "--depth", "2", "--max-pages", "60", campaign="sim")
+    db = tmp_path / "s.db"
+    pages = rows(db, "select * from pages where campaign='sim'")
+    assert first["pages"] == len(pages) > 20
+    assert second["pages"] == 0 and second["skipped_done"] == 2
+    assert all(p["url"].startswith("https://") for p in pages)
+    assert max(p["depth"] for p in pages) <= 2
+    per_site: dict[str, int] = {}
+    for p in pages:
+        per_site[p["site_id"]] = per_site.get(p["site_id"], 0) + 1
+    assert set(per_site) == {p["site_id"] for p in pages} and max(per_site.values()) <= 60 and len(per_site) == 2
+    # robots.txt of the simulated web disallows its search pages
+    assert not any(seg in p["url"] for p in pages for seg in ("/search/", "/was5/", "/jsearchfront/"))
+    warc_dir = tmp_path / "s.files" / "sim" / "warc"
+    for p in pages:
+        _, _, body = read_record(warc_dir, p["warc_file"], p["warc_offset"])
+        assert hashlib.sha256(body).hexdigest() == p["sha256"]
+    for f in warc_dir.glob("*.warc.gz"):
+        assert subprocess.run([str(WARCIO), "check", str(f)], capture_output=True).returncode == 0
+    fails = rows(db, "select * from failures where campaign='sim' and site_id='999999'")
+    assert [f["url"] for f in fails] == ["https://www.nowhere-999.gov.cn/"]
+    assert "502" in fails[0]["reason"]
+    assert not rows(db, "select url from pages group by campaign, url having count(*) > 1")
