@@ -9,11 +9,12 @@ import ssl
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from evidence.registry import DEFAULT_REGISTRY, load_registry, parse_registry
-from simweb.check import link_depths, page_html
+from simweb.check import link_depths, links, page_html
 from simweb.generate import SimWeb, build_site, site_truth, truth, write_truth
 from simweb.server import SimWebProcess
 
@@ -350,4 +351,61 @@ def test_charset_faults(full_proxy, full_picked):
         if key == "charset_header_utf8":
             assert charset == "utf-8"
         else:
-            assert charset is None and b'charset=gbk">' not in body.replace(b"httpequiv", b"")
+            head = body.split(b"</head>", 1)[0]
+            assert charset is None and b"http-equiv" not in head and b"<meta charset" not in head
+            assert (b'<meta httpequiv="ContentType"' in head) == (key == "charset_malformed_meta")
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def test_chromium_passes_challenges_and_sees_script_built_links(full_proxy, full_picked):
+    """A real browser (Debian's Chromium via Playwright) gets what a plain client cannot."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    proc, t = full_proxy
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, proxy={"server": proc.proxy_url}, args=CHROMIUM_ARGS)
+        try:
+            for key in ("challenge_412", "challenge_521"):
+                s = _site(t, full_picked[key])
+                ctx = browser.new_context(ignore_https_errors=True)
+                page = ctx.new_page()
+                page.goto(f"{s['scheme']}://{s['host']}/", wait_until="load")
+                page.wait_for_function("document.querySelector('div.footer') !== null", timeout=15000)
+                assert page.title() and "网站地图" in page.content()
+                # the cookie holds for the session: the next page is served at once
+                resp = page.goto(f"{s['scheme']}://{s['host']}/robots.txt")
+                assert resp is not None and resp.status == 200
+                ctx.close()
+            op = opener(proc.proxy_url)
+            for key in ("js_document_write", "js_array_timeout", "js_xhr_json", "onclick"):
+                s = _site(t, full_picked[key])
+                home = f"{s['scheme']}://{s['host']}/"
+                static = fetch(op, home)[2].decode(s["encoding"])
+                static_links = set(links(static, home))
+                ctx = browser.new_context(ignore_https_errors=True)
+                page = ctx.new_page()
+                page.goto(home, wait_until="load")
+                page.wait_for_timeout(800)  # array_timeout builds after 300 ms; xhr_json after load
+                dom_links = set(page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"))
+                if key == "onclick":
+                    target = page.locator("a[onclick*='window.open']").first
+                    assert target.count() == 1 and target.get_attribute("href").startswith("javascript:")
+                    with ctx.expect_page() as new:
+                        target.click()
+                    assert new.value.url.startswith("http") and urlsplit(new.value.url).hostname != s["host"]
+                else:
+                    built = dom_links - static_links
+                    assert len(built) >= 4, (key, built)
+                    nav_static = static.split('<div class="nav">', 1)[1].split("</div>", 1)[0]
+                    assert len(links(nav_static, home)) == 1  # only 首页 without scripts
+                    if any("js_only" in leaf["reach"] for leaf in s["leaves"].values()):
+                        # the leaf's outbound entry (service portal / open data / 12345) appears only now
+                        assert any(urlsplit(u).hostname != s["host"] for u in built), (key, built)
+                ctx.close()
+        finally:
+            browser.close()
