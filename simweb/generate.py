@@ -31,6 +31,32 @@ Truth table (``truth(registry, seed)`` / ``write_truth(registry, seed, path)``):
   ``other_government``, ``draft``, ``repealed``, ``after_cutoff``, ``news_mention``).
 * ``points_share``: the share of the leaf's full points a correct scorer gives
   (present → 1.0, absent → 0.0); multiply by the leaf's points from the rules.
+
+With ``faults="full"`` (``simweb.faults``; the top level then says ``"faults": "full"``):
+
+* site ``faults``: names of the faults the site has (``js_nav``, ``onclick_link``,
+  ``cookie_challenge_412``, ``cookie_challenge_521``, ``attachment_only``,
+  ``corrupt_attachment``, ``huge_attachment``, ``charset_header_utf8``,
+  ``charset_undeclared``, ``charset_malformed_meta``, ``oversized_page``,
+  ``stalled_page``); ``fault_details``: one ``{"kind", "urls", ...}`` per fault (with
+  ``parent``, ``link`` (the URL as linked, before any 302), ``format``, ``leaf`` for
+  attachments; ``bytes`` for huge ones; ``variant`` for js_nav); ``challenge``:
+  ``{"status", "issued_cookie", "computed_cookie"}`` or null; ``js_nav`` and
+  ``charset_fault``: the variant or null. Under ``"basic"`` these are empty / null.
+* leaf ``reach``: what a crawler needs to find the evidence at all: ``js_only`` (every
+  evidence link is built by script), ``onclick`` (every evidence link is only in
+  ``window.open``), ``attachment`` (the text is only in a PDF / DOCX), ``challenge``
+  (the site is behind a cookie challenge); empty: plain HTTP and static HTML suffice.
+  ``how`` also gets ``js_only:<variant>``, ``onclick:<variant>``, ``attachment:<fmt>``
+  and ``challenge`` tags.
+* An attachment-only document: ``urls`` holds the attachment's final URL (after the
+  Hanweb download gateway's 302) **and** the parent document page (the stub still
+  carries the title and the publication date, so evidence cited there is right);
+  ``attachment_urls`` holds the attachment's final URL alone: a pipeline with working
+  attachment extraction should produce a row there. Truncated and huge attachments,
+  the oversized and the stalled page are never evidence and never in ``urls``.
+* Evidence behind a challenge or built by script keeps its URLs: the page a browser
+  ends up on is the same URL.
 """
 
 from __future__ import annotations
