@@ -24,7 +24,10 @@ def target_from_name(name: str) -> TargetNames:
 
 
 def example_page(ex: Example) -> PageDoc:
-    return parse_html(ex.content, ex.url) if ex.is_html else parse_text(ex.content, ex.url)
+    page = parse_html(ex.content, ex.url) if ex.is_html else parse_text(ex.content, ex.url)
+    if ex.page:
+        page.info = dict(ex.page)
+    return page
 
 
 def run_example(rule: Rule, ex: Example) -> list:

@@ -123,6 +123,8 @@ class PageDoc:
     meta: dict[str, str] = field(default_factory=dict)  # <meta name=... content=...>, names lower-cased
     h1: list[str] = field(default_factory=list)
     kind: str = "html"  # "html" | "text"
+    root: Any = None  # the lxml tree (HTML pages), for CSS selectors
+    info: dict = field(default_factory=dict)  # what the crawl stored: status, headers, depth, kind, requested_url
     _doc: Any = None
     _doc_done: bool = False
 
@@ -340,7 +342,9 @@ def parse_html(html: str, url: str = "") -> PageDoc:
         links.append(Link(label, absolute, s, e, (urlsplit(absolute).hostname or "").lower()))
     segments = [Segment(text[s:e], s, e, blk) for s, e, blk in b.segments
                 if e > s and not any(a <= s and e <= z for a, z in form_spans)]
-    return PageDoc(url, title, text, links, segments, meta, h1, "html")
+    page = PageDoc(url, title, text, links, segments, meta, h1, "html")
+    page.root = root
+    return page
 
 
 def parse_text(text: str, url: str = "") -> PageDoc:

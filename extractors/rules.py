@@ -22,6 +22,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from extractors import site_rules  # noqa: F401  (registers css, page, http, doc_field and site matchers)
 from extractors.matchers import Matcher, MatchError, build
 from extractors.model import Node, Tree
 
@@ -42,6 +43,7 @@ class Example:
     target: str | None = None
     as_of: str | None = None
     source: str = ""  # file:line
+    page: dict | None = None  # what the crawl would have stored: status, headers, depth, kind, requested_url
 
 
 @dataclass
@@ -191,7 +193,7 @@ def _examples(rule_spec: dict, rpath: tuple, lines: _Lines) -> list[Example]:
                 is_html = "html" in item
                 out.append(Example(expect, item.get("html") if is_html else item.get("text", ""), is_html,
                                    item.get("url") or "https://www.example.gov.cn/", item.get("target"),
-                                   item.get("as_of"), src))
+                                   item.get("as_of"), src, item.get("page")))
     return out
 
 

@@ -17,8 +17,9 @@ from datetime import date
 from evidence.store import Store, now_iso
 from evidence.warc import read_record
 from extractors.document import TargetNames
-from extractors.engine import DEFAULT_AS_OF, Context, PageDoc, decode_body, parse_html, parse_text, run_rules
+from extractors.engine import DEFAULT_AS_OF, Context, PageDoc, decode_body, parse_html, parse_text, run_rule
 from extractors.rules import RuleSet
+from extractors.site_rules import is_site_rule, page_info, run_site_rule
 
 _HTML_TYPES = ("html", "xml")
 
@@ -73,29 +74,55 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None)
     stats = {"pages": 0, "unreadable": 0}
     at = now_iso()
 
+    page_rules = [r for r in ruleset.rules if not is_site_rule(r)]
+    site_rules = [r for r in ruleset.rules if is_site_rule(r)]
+    # site aggregates: records per (site, rule) collected in the page pass, judged after it
+    records: dict[tuple[str, str], list] = {}
+    urls: dict[int, str] = {}
+
+    def row(sid: str, page_id: int, url: str, f) -> dict:
+        values = dict(f.values)
+        if f.checks:
+            values["checks"] = f.checks
+        return {"campaign": campaign, "site_id": sid, "leaf_id": f.leaf_id, "rule_id": f.rule_id,
+                "rule_version": f.rule_version, "page_id": page_id, "url": url,
+                "snippet": f.snippet, "start": f.start, "end": f.end,
+                "values": json.dumps(values, ensure_ascii=False, sort_keys=True),
+                "points": f.points, "extracted_at": at}
+
     def rows() -> Iterator[dict]:
         for page in store.iter_pages(campaign):
             status = page.get("status")
-            if status is not None and not (200 <= int(status) < 300):
+            ok = status is None or 200 <= int(status) < 300
+            probe = page.get("kind") == "probe"  # HTTP probes are judged whatever their status
+            sid = page.get("site_id") or ""
+            if sid not in names:
+                names[sid] = site_targets(registry, sid)
+            ctx = Context(cutoff, names[sid])
+            if not ok and not probe:
+                if site_rules:  # a failed page still counts in site aggregates (e.g. broken links)
+                    doc = PageDoc(page.get("final_url") or page.get("url") or "", "", "", [], [])
+                    doc.info = page_info(page)
+                    for rule in site_rules:
+                        records.setdefault((sid, rule.id), []).append(rule.matcher.collect(doc, ctx, page["id"]))
                 continue
             stats["pages"] += 1
             doc = page_doc_from_row(store, campaign, page, warc_dir)
             if doc is None:
                 stats["unreadable"] += 1
                 continue
-            sid = page.get("site_id") or ""
-            if sid not in names:
-                names[sid] = site_targets(registry, sid)
-            ctx = Context(cutoff, names[sid])
-            for f in run_rules(doc, ruleset, ctx):
-                values = dict(f.values)
-                if f.checks:
-                    values["checks"] = f.checks
-                yield {"campaign": campaign, "site_id": sid, "leaf_id": f.leaf_id, "rule_id": f.rule_id,
-                       "rule_version": f.rule_version, "page_id": page["id"], "url": doc.url,
-                       "snippet": f.snippet, "start": f.start, "end": f.end,
-                       "values": json.dumps(values, ensure_ascii=False, sort_keys=True),
-                       "points": f.points, "extracted_at": at}
+            doc.info = page_info(page)
+            urls[page["id"]] = doc.url
+            for rule in page_rules:
+                for f in run_rule(rule, doc, ctx):
+                    yield row(sid, page["id"], doc.url, f)
+            for rule in site_rules:
+                records.setdefault((sid, rule.id), []).append(rule.matcher.collect(doc, ctx, page["id"]))
+        for (sid, rule_id), recs in records.items():
+            rule = ruleset.rule(rule_id)
+            ctx = Context(cutoff, names.get(sid))
+            for f in run_site_rule(rule, recs, ctx):
+                yield row(sid, f.page_id, urls.get(f.page_id, ""), f)
 
     n = store.replace_evidence(campaign, rows())
     secs = time.monotonic() - started
