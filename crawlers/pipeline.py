@@ -96,11 +96,13 @@ class PageWriter:
     """Writes pages, failures and site status of one campaign into a store."""
 
     def __init__(self, store_path: str | Path, campaign: str, *, batch_rows: int = 200,
-                 batch_seconds: float = 2.0):
+                 batch_seconds: float = 2.0, writer_id: str | None = None):
         self.store = Store(store_path)
         self.campaign = campaign
         self.warc_dir = self.store.campaign_dir(campaign) / "warc"
-        self.warc = WarcArchive(self.warc_dir, campaign)
+        # one WARC file series per run: never append to a file a crashed run may have cut short
+        self.warc = WarcArchive(self.warc_dir, campaign,
+                                writer_id=writer_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%S"))
         self.batch_rows = batch_rows
         self.batch_seconds = batch_seconds
         self._pages: list[tuple] = []
@@ -186,6 +188,13 @@ class PageWriter:
         fails = conn.execute("SELECT count(*) FROM failures WHERE campaign=? AND site_id=? "
                              "AND reason NOT LIKE 'robots.txt%'", [self.campaign, site_id]).fetchone()[0]
         return pages, fails
+
+    def known_urls(self, site_id: str) -> set[str]:
+        """Requested URLs of the site that have a page or a failure row."""
+        conn = self.store.conn
+        args = [self.campaign, site_id]
+        return ({r[0] for r in conn.execute("SELECT url FROM pages WHERE campaign=? AND site_id=?", args)}
+                | {r[0] for r in conn.execute("SELECT url FROM failures WHERE campaign=? AND site_id=?", args)})
 
     def site_started(self, site_id: str) -> None:
         self.store.conn.execute(

@@ -24,7 +24,7 @@ from typing import Any
 
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.http import HtmlResponse, Request, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
@@ -67,13 +67,15 @@ def same_site_url(url: str, hosts: set[str], scheme: str) -> str | None:
 
 
 class _SiteState:
-    __slots__ = ("site_id", "hosts", "scheme", "seen", "outstanding", "resumed", "portal_error", "pages")
+    __slots__ = ("site_id", "hosts", "scheme", "seen", "dropped", "outstanding", "resumed", "portal_error",
+                 "pages")
 
     def __init__(self, site_id: str, host: str, scheme: str):
         self.site_id = site_id
         self.hosts = {host.lower()}
         self.scheme = scheme
-        self.seen: set[str] = set()
+        self.seen: dict[str, int] = {}  # URL scheduled -> its depth
+        self.dropped: set[str] = set()  # scheduled, then dropped by Scrapy as a duplicate
         self.outstanding = 0
         self.resumed = False
         self.portal_error: str | None = None
@@ -129,20 +131,20 @@ class WindvaneSpider(scrapy.Spider):
         self.sites_done = 0
         self.pages_seen = 0
         self.maxsize = 0
+        self._recovered = False
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> WindvaneSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
+        crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         spider.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         return spider
 
     # --- start ---------------------------------------------------------------------------
     async def start(self):  # noqa: D401 - Scrapy >= 2.13 entry point
-        saved: dict = {}
-        if self.state_path and self.state_path.exists():
-            saved = json.loads(self.state_path.read_text(encoding="utf-8"))
+        saved = self._saved_state()
         for site in self.sites:
             scheme = site.portal_url.split(":", 1)[0].lower()
             st = _SiteState(site.site_id, site.host, scheme)
@@ -150,14 +152,29 @@ class WindvaneSpider(scrapy.Spider):
             if old:  # resuming after a clean stop: keep what was scheduled, the queue holds the rest
                 st.hosts |= set(old["hosts"])
                 st.scheme = old["scheme"]
-                st.seen = set(old["seen"])
+                st.seen = dict(old["seen"])
+                st.dropped = set(old.get("dropped", ()))
                 st.resumed = True
             self.site_state[site.site_id] = st
             if self.writer:
                 self.writer.site_started(site.site_id)
-            st.seen.add(site.portal_url)
+            st.seen[site.portal_url] = 0
             # the portal is always (re)fetched: a site that failed last time gets another chance
             yield self._request(site.portal_url, st, dont_filter=True)
+
+    def _saved_state(self) -> dict[str, dict]:
+        """Per-site state an earlier, cleanly stopped run left in JOBDIR ({} if none or unreadable)."""
+        if not self.state_path or not self.state_path.exists():
+            return {}
+        try:
+            saved = json.loads(self.state_path.read_text(encoding="utf-8"))
+            for v in saved.values():
+                if not (isinstance(v["seen"], dict) and isinstance(v["hosts"], list)):
+                    raise ValueError("unexpected layout")
+            return saved
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            logger.warning("%s: ignoring unreadable crawl state (%s)", self.state_path, e)
+            return {}
 
     def _request(self, url: str, st: _SiteState, *, dont_filter: bool = False) -> Request:
         meta: dict[str, Any] = {"site_id": st.site_id, "wv_run": self.run_id}
@@ -199,7 +216,7 @@ class WindvaneSpider(scrapy.Spider):
                     url = same_site_url(link.url, st.hosts, st.scheme)
                     if url is None or url in st.seen:
                         continue
-                    st.seen.add(url)
+                    st.seen[url] = depth + 1
                     yield self._request(url, st)
                     budget_left -= 1
                     if budget_left <= 0:
@@ -269,7 +286,36 @@ class WindvaneSpider(scrapy.Spider):
     def _request_dropped(self, request: Request, spider: Any = None) -> None:
         st = self.site_state.get(request.meta.get("site_id", ""))
         if st is not None:
+            st.dropped.add(request.meta.get("redirect_urls", [request.url])[0])
             self._done_one(request.meta, st)
+
+    def _idle(self, spider: Any = None) -> None:
+        """Before closing a resumed crawl: fetch what the interrupted run had in flight.
+
+        Scrapy's JOBDIR keeps the queue, but requests that were already being downloaded
+        when the crawl was stopped are neither in the queue nor stored; whatever a resumed
+        site scheduled and has neither a page, a failure nor a duplicate-drop for is
+        fetched again now (once), at its recorded depth.
+        """
+        if self._recovered or self.writer is None:
+            return
+        self._recovered = True
+        self.writer.flush()
+        lost: list[Request] = []
+        for st in self.site_state.values():
+            if not st.resumed:
+                continue
+            have = self.writer.known_urls(st.site_id)
+            for url, depth in st.seen.items():
+                if url not in have and url not in st.dropped:
+                    req = self._request(url, st, dont_filter=True)
+                    req.meta["depth"] = depth
+                    lost.append(req)
+        if lost:
+            logger.info("resumed crawl: fetching %d requests the interrupted run had in flight", len(lost))
+            for req in lost:
+                self.crawler.engine.crawl(req)
+            raise DontCloseSpider
 
     # --- site completion -----------------------------------------------------------------
     def _done_one(self, meta: dict, st: _SiteState) -> None:
@@ -297,7 +343,9 @@ class WindvaneSpider(scrapy.Spider):
                     self._finish_site(st)
         # what a resumed run needs beside Scrapy's JOBDIR queue: per unfinished site, what was scheduled
         if self.state_path:
-            state = {sid: {"hosts": sorted(st.hosts), "scheme": st.scheme, "seen": sorted(st.seen)}
+            state = {sid: v for sid, v in self._saved_state().items() if sid not in self.site_state}
+            state |= {sid: {"hosts": sorted(st.hosts), "scheme": st.scheme, "seen": st.seen,
+                           "dropped": sorted(st.dropped)}
                      for sid, st in self.site_state.items() if st.outstanding >= 0}
             self.state_path.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
         if self.writer:

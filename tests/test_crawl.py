@@ -120,7 +120,15 @@ def test_unreachable_site_is_a_failure_naming_the_url(crawled):
     assert "connection" in fails[0]["reason"]
     site = rows(db, "select * from sites where campaign='t' and site_id='s3'")[0]
     assert site["status"] == "failed" and "http://www.unreachable.gov.cn/" in site["error"]
-    assert crawled["first"]["failures"] == 1
+    assert crawled["first"]["failures"] == 3  # the unreachable portal, two pages over the size limit
+
+
+def test_page_over_the_size_limit_is_a_failure(crawled):
+    db = crawled["tmp"] / "s.db"
+    fails = rows(db, "select * from failures where campaign='t' and url like '%/huge'")
+    assert {f["url"] for f in fails} == {"http://www.s1.gov.cn/huge", "http://www.s2.gov.cn/huge"}
+    assert all("larger than the download limit (20 MB)" in f["reason"] for f in fails)
+    assert not rows(db, "select * from pages where url like '%/huge'")
 
 
 def test_robots_txt_is_obeyed(crawled):

@@ -38,7 +38,7 @@ def portal_html(host: str) -> bytes:
     return (f"<html><head><meta charset='utf-8'><title>{host} 门户</title></head><body>"
             "<a href='/p1'>p1</a> <a href='/old'>old</a> <a href='/missing'>missing</a> "
             "<a href='/private/secret'>secret</a> <a href='/gbk'>gbk</a> "
-            "<a href='/doc.pdf'>pdf</a> <a href='http://other.example.org/x'>other</a> "
+            "<a href='/doc.pdf'>pdf</a> <a href='/huge'>huge</a> <a href='http://other.example.org/x'>other</a> "
             f"<a href='https://{host}/p2'>https twin</a> <a href='mailto:a@b.cn'>mail</a>"
             "</body></html>").encode()
 
@@ -109,6 +109,11 @@ class FixtureWeb:
                 self.log.append(f"{host}{path}")
                 if host not in self.hosts:
                     break  # the proxy cannot reach this host
+                if path == "/huge":  # announces 25 MB, more than the crawler's 20 MB limit
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 26214400\r\n\r\n"
+                                 + b"<html>" + b" " * 65536)
+                    await writer.drain()
+                    break
                 status, headers, body = self.respond(host, path)
                 head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n" + "".join(
                     f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
