@@ -204,3 +204,44 @@ def test_crawl_of_the_simulated_web(tmp_path):
     assert [f["url"] for f in fails] == ["https://www.nowhere-999.gov.cn/"]
     assert "502" in fails[0]["reason"]
     assert not rows(db, "select url from pages group by campaign, url having count(*) > 1")
+
+
+def test_interrupted_crawl_resumes_to_the_same_pages(tmp_path):
+    import signal
+    import time
+    (tmp_path / "reg.csv").write_text(REGISTRY.replace("province-3,province,s3,丙省,130000,"
+                                                       "http://www.unreachable.gov.cn/\n", ""), encoding="utf-8")
+    args = ["--depth", "6", "--max-pages", "40"]
+    with FixtureWeb(["www.s1.gov.cn", "www.s2.gov.cn"], delay=0.08) as web:
+        cmd = [str(WINDVANE), "crawl", "--registry", str(tmp_path / "reg.csv"), "--proxy", web.proxy_url,
+               "--store", str(tmp_path / "s.db"), "--campaign", "i", "--json", "--quiet", *args]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and sum(u.startswith("www.s1") for u in web.log) < 12:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        first = json.loads(out.strip().splitlines()[-1])
+        assert first["status"] == "shutdown", err
+        second = run_crawl(tmp_path, web.proxy_url, *args, campaign="i")
+        reference = run_crawl(tmp_path, web.proxy_url, *args, campaign="ref")
+    assert second["status"] == "finished" and 0 < first["pages"] < reference["pages"]
+    db = tmp_path / "s.db"
+    urls = {c: {r["url"] for r in rows(db, "select url from pages where campaign=?", (c,))} for c in ("i", "ref")}
+    assert urls["i"] == urls["ref"]
+    assert not rows(db, "select url from pages group by campaign, url having count(*) > 1")
+    assert {r["status"] for r in rows(db, "select status from sites where campaign='i'")} == {"done"}
+
+
+def test_crawl_after_a_hard_crash_completes_the_unfinished_sites(tmp_path):
+    (tmp_path / "reg.csv").write_text(REGISTRY, encoding="utf-8")
+    with FixtureWeb(["www.s1.gov.cn", "www.s2.gov.cn"]) as web:
+        run_crawl(tmp_path, web.proxy_url, "--site", "s1", campaign="c")
+        # simulate a crash: the marker of a running crawl is left behind, JOBDIR queue half-written
+        cdir = tmp_path / "s.files" / "c"
+        (cdir / "windvane-crawl.running").write_text("x")
+        (cdir / "jobdir" / "requests.queue").mkdir(parents=True, exist_ok=True)
+        summary = run_crawl(tmp_path, web.proxy_url, campaign="c")
+    assert summary["skipped_done"] == 1 and summary["pages"] > 10  # s1 done and skipped, s2 crawled
+    assert not (cdir / "windvane-crawl.running").exists()
+    assert not rows(tmp_path / "s.db", "select url from pages group by campaign, url having count(*) > 1")

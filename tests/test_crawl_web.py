@@ -44,8 +44,9 @@ def portal_html(host: str) -> bytes:
 
 
 class FixtureWeb:
-    def __init__(self, hosts: list[str], *, pages: int = PAGES, page_filler: int = 0):
+    def __init__(self, hosts: list[str], *, pages: int = PAGES, page_filler: int = 0, delay: float = 0.0):
         self.hosts = set(hosts)
+        self.delay = delay
         self.pages = pages if not page_filler or pages != PAGES else 500
         self.filler = page_filler
         self.log: list[str] = []
@@ -114,6 +115,8 @@ class FixtureWeb:
                                  + b"<html>" + b" " * 65536)
                     await writer.drain()
                     break
+                if self.delay:
+                    await asyncio.sleep(self.delay)
                 status, headers, body = self.respond(host, path)
                 head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n" + "".join(
                     f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
