@@ -376,3 +376,7 @@ class PolicyInterpretation(Feature):
 
 FEATURES: list[Feature] = [Hotline12345(), ServicePortalLink(), OpenDataLink(), DataSecurityRegulation(),
                            DigitalGovPlan(), PolicyInterpretation()]
+
+from simweb.features_coordination import COORDINATION_FEATURES  # noqa: E402  (issue 3, batch A)
+
+FEATURES += COORDINATION_FEATURES
