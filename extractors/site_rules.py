@@ -74,12 +74,15 @@ def dated_items(page: PageDoc) -> list[tuple[date, int]]:
     for i, lk in enumerate(page.links):
         if len(lk.label) < 6 or lk.end <= lk.start:
             continue
+        # the date in the same list item: just after the headline, or just before it (never across a line)
         after = text[lk.end:lk.end + 16]
         m = _DATE_NEAR.search(after)
+        if m and "\n" in after[:m.start()]:
+            m = None
         if not m:
             before = text[max(0, lk.start - 16):lk.start]
             ms = list(_DATE_NEAR.finditer(before))
-            m = ms[-1] if ms else None
+            m = ms[-1] if ms and "\n" not in before[ms[-1].end():] else None
         if m:
             d = parse_date(m.group(0))
             if d:
@@ -138,8 +141,24 @@ class CssMatcher(Matcher):
         return out
 
 
+_PUB_META = ("pubdate", "publishdate", "firstpublishedtime", "publishtime", "dc.date", "article:published_time")
+_PUB_TEXT = re.compile(r"(?:发布时间|发布日期|发稿时间|日期|时间)\s*[:：]\s*((?:19|20)\d{2}\s*[年\-/.]\s*\d{1,2}\s*[月\-/.]\s*\d{1,2})")
+
+
+def page_date(page: PageDoc) -> date | None:
+    """The page's publication date: a policy document's date, <meta> PubDate, or a 发布时间 line near the top."""
+    if page.kind == "html" and page.document is not None and page.document.date():
+        return page.document.date()
+    for key in _PUB_META:
+        d = parse_date(page.meta.get(key))
+        if d:
+            return d
+    m = _PUB_TEXT.search(page.text[:3000])
+    return parse_date(m.group(1)) if m else None
+
+
 class PageMatcher(Matcher):
-    FIELDS = {"kind", "depth_max", "title"}
+    FIELDS = {"kind", "depth_max", "title", "before_cutoff"}
 
     def __init__(self, spec: dict, path: tuple):
         kinds = spec.get("kind")
@@ -152,8 +171,9 @@ class PageMatcher(Matcher):
         self.kinds = set(kinds) if kinds else None
         self.depth_max = spec.get("depth_max")
         self.title = compile_regex(spec.get("title"), path + ("title",))
-        if self.kinds is None and self.depth_max is None and self.title is None:
-            raise MatchError(path, "a page matcher needs kind, depth_max or title")
+        self.before_cutoff = bool(spec.get("before_cutoff"))
+        if self.kinds is None and self.depth_max is None and self.title is None and not self.before_cutoff:
+            raise MatchError(path, "a page matcher needs kind, depth_max, title or before_cutoff")
 
     def evaluate(self, page: PageDoc, ctx: Context) -> list[Hit]:
         kind = page_kind(page)
@@ -169,7 +189,14 @@ class PageMatcher(Matcher):
             checks["depth"] = depth if depth is not None else "unknown"
         if self.title is not None and not self.title.search(page.title or ""):
             return []
-        return [Hit(page.title or page.url, 0, 0, {"page_kind": kind}, checks)]
+        values: dict[str, Any] = {"page_kind": kind}
+        if self.before_cutoff:
+            d = page_date(page)
+            if d is not None and d > ctx.as_of:
+                return []
+            checks["before_cutoff"] = True if d is not None else "unknown"
+            values["page_date"] = d.isoformat() if d else None
+        return [Hit(page.title or page.url, 0, 0, values, checks)]
 
 
 class HttpMatcher(Matcher):

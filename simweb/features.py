@@ -380,3 +380,7 @@ FEATURES: list[Feature] = [Hotline12345(), ServicePortalLink(), OpenDataLink(), 
 from simweb.features_coordination import COORDINATION_FEATURES  # noqa: E402  (issue 3, batch A)
 
 FEATURES += COORDINATION_FEATURES
+
+from simweb.features_infrastructure import FEATURES_INFRASTRUCTURE  # noqa: E402  (issue 3, batch B)
+
+FEATURES += FEATURES_INFRASTRUCTURE

@@ -317,6 +317,9 @@ def build_site(site: Site, seed: int, faults: str = "basic") -> SiteModel:
     for feature in FEATURES:
         present = rng_for(seed, site.site_id, feature.leaf_id, "present").random() < feature.presence
         m.leaves[feature.leaf_id] = feature.apply(m, present, rng_for(seed, site.site_id, feature.leaf_id))
+    for feature in FEATURES:  # features whose truth depends on everything the others added
+        if hasattr(feature, "finish"):
+            feature.finish(m, m.leaves[feature.leaf_id], rng_for(seed, site.site_id, feature.leaf_id, "finish"))
     for col in m.columns.values():
         col.items.sort(key=lambda k: (m.items[k].date, m.items[k].num), reverse=True)
     m.family.assign_paths(m)
@@ -355,6 +358,8 @@ def resolve(m: SiteModel, ref: str) -> list[str]:
         paths = [m.items[ref[5:]].path]
     elif ref.startswith("page:"):
         paths = [m.static_pages[ref[5:]].ref]
+    elif ref.startswith("col:"):  # a column's first list page
+        paths = [m.columns[ref[4:]].path]
     else:
         paths = [ref]
     paths += [a for a, target in m.aliases.items() if target in paths]
@@ -371,7 +376,7 @@ def site_truth(m: SiteModel) -> dict:
         traps: list[str] = []
         for d in details:
             traps += [u for u in d["urls"] if u not in traps]
-        leaves[leaf_id] = {"present": lt.present, "points_share": 1.0 if lt.present else 0.0,
+        leaves[leaf_id] = {"present": lt.present, "points_share": (1.0 if lt.share is None else lt.share) if lt.present else 0.0,
                            "sitewide": "sitewide" in lt.refs, "how": lt.how, "reach": lt.reach,
                            "urls": urls if lt.present else [],
                            "attachment_urls": [m.base + p for p in lt.attachments] if lt.present else [],

@@ -104,6 +104,7 @@ class LeafTruth:
     how: list[str] = field(default_factory=list)  # the variants used, for people reading the truth
     reach: list[str] = field(default_factory=list)  # what finding it needs: js_only | onclick | attachment | challenge
     attachments: list[str] = field(default_factory=list)  # final paths of attachment-only evidence
+    share: float | None = None  # graded leaves: share of the leaf's points a correct scorer gives (None: 1.0)
 
 
 @dataclass

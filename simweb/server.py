@@ -188,7 +188,7 @@ class SimWebServer:
         if page is None:
             return _html(404, "Not Found", NOT_FOUND)
         body, ctype = encode_page(m, path, page.kind, m.family.render(m, page))
-        return Response(200, "OK", body, [("Content-Type", ctype)])
+        return Response(200, "OK", body, [("Content-Type", ctype), *m.ident.get("http_headers", [])])
 
     async def _raw(self, m: SiteModel, key: tuple[str, str], raw: Raw) -> Response:
         """Attachments, the nav JSON, the download gateway's 302, oversized and stalling pages."""

@@ -89,7 +89,7 @@ class Family:
             if item.source:
                 metas.append(f'<meta name="ContentSource" content="{escape(item.source)}">')
         return (f"<!DOCTYPE html>\n<html>\n<head>\n{self.meta_charset(site)}\n"
-                f"<title>{escape(title)}</title>\n" + "\n".join(metas) +
+                f"<title>{escape(title)}</title>\n" + "\n".join(metas) + site.ident.get("head_extra", "") +
                 f'\n<link rel="stylesheet" href="/{self.css_path()}">\n</head>\n')
 
     def css_path(self) -> str:
