@@ -150,6 +150,7 @@ class LinkLeaf(CFeature):
                 key = f"c_{self.leaf_id}"
                 _static(site, rng, key, self.page_title or label, lambda s, me=self: me.zone_body(s))
                 href = _page_href(key)
+                t.refs.append("page:wzdt")  # the site map links every static page by its title
             t.refs.append(_place(site, rng, _anchor(site, rng, href, label, self.leaf_id[:6]), self.places, self.block))
             t.how.append(f"link '{label}'")
         if self.headlines and rng.random() < self.trap_rate + 0.1:
@@ -487,15 +488,13 @@ class DocLeaf(CFeature):
     unrelated: list[str] = []  # titles with the keyword in an unrelated phrase
     old_title = ""
     news: list[str] = []  # {short}
-    issuers = ("office", "gov", "bureau")
+    issuers = ("office", "gov")
 
     def _issuer(self, site: SiteModel, rng: random.Random) -> tuple[str, str]:
         i = site.ident
         who = rng.choice(self.issuers)
         if who == "gov":
             return i["gov"], i["docno_gov"]
-        if who == "bureau":
-            return i["data_bureau"], i["docno_office"]
         return i["office"], i["docno_office"]
 
     def _doc(self, site: SiteModel, rng: random.Random, key: str, title: str, issuer: str, prefix: str, d: date,
@@ -580,7 +579,7 @@ class ChiefDataOfficer(DocLeaf):
 class EvaluationMechanism(DocLeaf):
     leaf_id = "evaluation_mechanism"
     presence = 0.5
-    issuers = ("office", "office", "bureau")
+    issuers = ("office", "office", "gov")
     titles = ["{issuer}关于印发{name}数字政府建设工作考核办法（试行）的通知", "{name}数字化改革工作评估办法",
               "{issuer}关于印发{name}政务服务工作绩效考核细则的通知"]
     unrelated = ["关于{name}2022年度数字政府建设考核结果的通报"]
@@ -590,7 +589,7 @@ class EvaluationMechanism(DocLeaf):
 class ITProjectManagement(DocLeaf):
     leaf_id = "it_project_management"
     presence = 0.55
-    issuers = ("gov", "office", "bureau")
+    issuers = ("gov", "office")
     titles = ["{name}政务信息化项目管理办法", "{issuer}关于印发{name}市级政务信息化建设项目管理暂行办法的通知",
               "{name}政府投资信息化项目管理规定"]
     unrelated = ["{name}政务信息化项目（一期）采购公告"]
@@ -600,7 +599,7 @@ class ITProjectManagement(DocLeaf):
 class ExpertCommittee(DocLeaf):
     leaf_id = "expert_committee"
     presence = 0.45
-    issuers = ("office", "bureau")
+    issuers = ("office",)
     titles = ["{issuer}关于成立{name}数字政府建设专家咨询委员会的通知", "{issuer}关于聘任{name}数字化改革专家咨询委员会委员的通知"]
     unrelated = ["关于公开遴选{name}数字政府建设专家咨询委员会委员的公告"]
     news = ["{short}数字政府专家咨询委员会召开全体会议"]
