@@ -137,8 +137,8 @@ class OwnDocFeature(Feature):
 class DataAuthorisedOperation(OwnDocFeature):
     leaf_id = "data_authorised_operation"
     presence = 0.55
-    names = ["公共数据授权运营管理办法（试行）", "公共数据授权运营实施方案", "关于推进公共数据授权运营的实施意见",
-             "公共数据授权运营管理实施细则"]
+    names = ["公共数据授权运营管理办法（试行）", "公共数据授权运营试点工作方案", "关于推进公共数据授权运营的实施意见",
+             "关于开展公共数据授权运营试点的通知"]
     keyword = "公共数据授权运营"
     couple = True
 
@@ -155,7 +155,7 @@ class DataAuthorisedOperation(OwnDocFeature):
 
 class DataLegislation(OwnDocFeature):
     leaf_id = "data_legislation"
-    presence = 0.5
+    presence = 0.35
     names = ["数据条例", "公共数据条例", "大数据发展应用促进条例", "数字经济促进条例", "数据要素市场化配置改革促进条例"]
     kind_word = "条例"
     keyword = "数据立法"
@@ -173,7 +173,7 @@ class DataLegislation(OwnDocFeature):
 
 class DataClassification(OwnDocFeature):
     leaf_id = "data_classification"
-    presence = 0.5
+    presence = 0.3
     names = ["公共数据分类分级指南（试行）", "公共数据分类分级管理办法", "政务数据分类分级实施细则"]
     kind_word = "指南"
     keyword = "数据分类分级"
@@ -428,9 +428,14 @@ class SitemapPage(Feature):
         t = LeafTruth(present=present)
         if present:
             t.refs.append("sitewide")
-        else:
+        else:  # no 网站地图 link; the page stays reachable from 联系我们 under another label
             _drop_fragments(site.header_links, "网站地图", site)
             _drop_fragments(site.footer_lines, "网站地图", site)
+            lxwm = site.static_pages["lxwm"]
+            old = lxwm.body
+            lxwm.body = lambda s, _o=old: ((_o(s) if callable(_o) else _o) +
+                                           f'<p><a href="{s.static_pages["wzdt"].ref}">栏目索引</a></p>')
+            t.how.append("no 网站地图 link")
         return t
 
 

@@ -101,9 +101,9 @@ def test_truth_file_shape_and_determinism(registry, tmp_path):
     assert t["seed"] == 7 and t["as_of"] == "2023-10-31"
     for s in t["sites"].values():
         assert set(s) >= {"host", "template", "encoding", "pages", "leaves"}
-        assert set(s["leaves"]) == LEAVES
+        assert set(s["leaves"]) >= LEAVES  # later issues add leaves
         for leaf in s["leaves"].values():
-            assert leaf["points_share"] == (1.0 if leaf["present"] else 0.0)
+            assert (0.0 < leaf["points_share"] <= 1.0) if leaf["present"] else leaf["points_share"] == 0.0
             assert bool(leaf["urls"]) == leaf["present"]
             assert all(u.startswith(f"https://{s['host']}/") for u in leaf["urls"] + leaf["traps"])
 
