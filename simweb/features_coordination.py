@@ -67,9 +67,9 @@ def _append_body(site: SiteModel, key: str, extra: Fragment) -> None:
 
 def _anchor(site: SiteModel, rng: random.Random, href: Callable[[SiteModel], str], label: str,
             img: str = "") -> Fragment:
-    """A link in one of the markups real portals use: plain, title, image+alt, onclick, option."""
+    """A link in one of the markups real portals use: plain, title attribute, image + alt, spans."""
     fam = site.family.name if site.family else "trs"
-    style = rng.choice({"trs": ["plain", "title", "img"], "hanweb": ["onclick", "img", "plain"],
+    style = rng.choice({"trs": ["plain", "title", "img"], "hanweb": ["title", "img", "plain"],
                         "ucap": ["plain", "img", "span"]}[fam])
     lab = escape(label)
 
@@ -79,8 +79,6 @@ def _anchor(site: SiteModel, rng: random.Random, href: Callable[[SiteModel], str
             return f'<a href="{h}" title="{lab}" target="_blank">{lab}</a>'
         if style == "img":
             return f'<a href="{h}" target="_blank"><img src="/images/{img or "icon"}.png" alt="{lab}"></a>'
-        if style == "onclick":
-            return f'<a href="javascript:void(0)" onclick="window.open(\'{h}\')">{lab}</a>'
         if style == "span":
             return f'<a href="{h}"><span class="ico"></span><span class="txt">{lab}</span></a>'
         return f'<a href="{h}">{lab}</a>'
@@ -94,7 +92,9 @@ def _page_href(key: str) -> Callable[[SiteModel], str]:
 def _place(site: SiteModel, rng: random.Random, frag: Fragment, places: list[str], block: str) -> str:
     """Put a link fragment somewhere on the portal; returns the truth ref."""
     where = rng.choice(places)
-    wrap: Fragment = (lambda s, f=frag: f"<ul><li>{f(s) if callable(f) else f}</li></ul>")
+
+    def wrap(s: SiteModel, f: Fragment = frag) -> str:
+        return f"<ul><li>{f(s) if callable(f) else f}</li></ul>"
     if where == "home":
         site.home_blocks.append((block, wrap))
         return "home"

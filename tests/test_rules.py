@@ -21,7 +21,7 @@ def test_rules_check_passes_on_rules_folder():
     ok, message = check_rules(RULES)
     assert ok, message
     last = message.splitlines()[-1]
-    assert last.endswith(": ok") and "6 leaves" in last and "rules" in last and "examples" in last
+    assert last.endswith(": ok") and int(last.split(" leaves")[0].split()[-1]) >= 6 and "rules" in last and "examples" in last
 
 
 def test_cli_rules_check(cli):
