@@ -14,7 +14,8 @@ Registered into ``extractors.matchers`` on import (``extractors.rules`` imports 
 ``doc_field``  a policy document's metadata field (``validity``, ``issuer``, …) matching a regex;
 ``site``       a site-level aggregate evaluated after the page pass over all of a site's pages:
                ``of`` (which pages count, a matcher; default every crawled page),
-               ``where`` (which of them are hits), ``min_count``, ``min_share``,
+               ``where`` (which of them are hits), ``min_count`` (lowered to the pool's size
+               for a smaller site), ``min_share``,
                ``max_share``, ``newest_within_days`` (the newest dated list item on the
                ``of`` pages, relative to the as-of date), ``min_pages``, ``report_on``
                (``hits``: the pages that are hits; ``home``: the site's home page).
@@ -347,7 +348,8 @@ class SiteMatcher(Matcher):
         hits = [r for r in pool if r.hits]
         share = len(hits) / len(pool)
         values = {"count": len(hits), "pages": len(pool), "share": round(share, 4)}
-        if len(hits) < self.min_count and self.max_share is None:
+        # a site smaller than min_count (inspect: one page) needs every page it has
+        if len(hits) < min(self.min_count, len(pool)) and self.max_share is None:
             return []
         if self.min_share is not None and share < float(self.min_share):
             return []
