@@ -125,7 +125,7 @@ class OwnDocFeature(Feature):
         if rng.random() < r:
             title, issuer, dn = own_notice(site, rng, rng.choice(self.names), self.issuer(site))
             it = add_doc(site, rng, f"{lid}-late", title, issuer=issuer, docno=dn, kind_word=self.kind_word,
-                         d=random_date(rng, date(2023, 11, 6), date(2023, 12, 20)))
+                         d=random_date(rng, date(2023, 11, 15), date(2023, 12, 20)))  # 成文日期 too
             t.traps.append(("after_cutoff", f"item:{it.key}"))
         if rng.random() < r + 0.15:
             it = add_news(site, rng, f"{lid}-news", self.news(site, rng),
@@ -233,7 +233,7 @@ class WebsiteInspection(OwnDocFeature):
             it = add_doc(site, rng, "website_inspection_report-late",
                          f"{i['office']}关于2023年第三季度{scope}政府网站和政务新媒体检查情况的通报", issuer=i["office"],
                          docno=i["docno"](i["docno_office"], 2023, rng.randrange(90, 99)),
-                         d=random_date(rng, date(2023, 11, 3), date(2023, 12, 15)))
+                         d=random_date(rng, date(2023, 11, 15), date(2023, 12, 15)))
             t.traps.append(("after_cutoff", f"item:{it.key}"))
         if rng.random() < self.trap_rate + 0.1:
             it = add_news(site, rng, "website_inspection_report-news", f"{site.short}召开政府网站和政务新媒体工作培训会",
