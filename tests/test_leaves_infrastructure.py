@@ -91,3 +91,72 @@ def test_graded_leaves_score_what_the_truth_says(campaign) -> None:
             if abs(want - r["points"]) > 1e-9:
                 wrong.append((r["site_id"], r["node_id"], r["points"], want))
     assert not wrong, wrong
+
+
+# --- the rule language additions, without a crawl ------------------------------------------------
+def _leaf(tmp_path, match: str) -> str:
+    """A rules folder with one leaf whose only rule has ``match``; returns the RuleError text or ''."""
+    import shutil
+
+    from extractors.rules import RuleError, load_rules
+
+    (tmp_path / "leaves").mkdir()
+    shutil.copy(ROOT / "rules" / "tree.yaml", tmp_path / "tree.yaml")
+    shutil.copy(ROOT / "rules" / "schema.json", tmp_path / "schema.json")
+    (tmp_path / "leaves" / "x.yaml").write_text(
+        "id: x\nname_zh: x\nname_en: x\nparent: security_site\npoints: 1\ngroups: [province]\n"
+        "description: x\nrules:\n  - id: x.a\n    description: x\n    points: 1\n    match:\n"
+        + "".join(f"      {line}\n" for line in match.splitlines())
+        + "    examples: {match: ['<p>x</p>'], no_match: ['<p>y</p>']}\n", encoding="utf-8")
+    try:
+        load_rules(tmp_path)
+    except RuleError as e:
+        return str(e)
+    return ""
+
+
+def test_bad_css_selector_and_page_kind_are_reported_with_file_and_line(tmp_path) -> None:
+    err = _leaf(tmp_path, "css: {selector: 'a[[['}")
+    assert "x.yaml:13" in err and "CSS selector" in err
+    (tmp_path / "leaves" / "x.yaml").unlink()
+    (tmp_path / "leaves").rmdir()
+    err = _leaf(tmp_path, "page: {kind: homepage}")
+    assert "x.yaml:13" in err
+
+
+def test_site_aggregates_over_several_pages() -> None:
+    """Link health and freshness judged over a site of several pages, failed ones included."""
+    from datetime import date
+
+    from extractors.engine import Context, PageDoc, parse_html
+    from extractors.rules import load_rules
+    from extractors.site_rules import run_site_rule
+
+    rs = load_rules(ROOT / "rules")
+    health = rs.rule("link_health.broken_share")
+    home = parse_html("<html><head><title>首页</title></head><body>x</body></html>", "https://www.a.gov.cn/")
+    home.info = {"status": 200, "depth": 0}
+    ctx = Context(date(2023, 10, 31))
+    pages = [home]
+    for n in range(19):
+        p = parse_html("<html><head><title>新闻</title></head><body><h1>新闻</h1></body></html>",
+                       f"https://www.a.gov.cn/art/{n}.html")
+        p.info = {"status": 200, "depth": 1}
+        pages.append(p)
+    ok = [health.matcher.collect(p, ctx, i) for i, p in enumerate(pages)]
+    assert [f.page_id for f in run_site_rule(health, ok, ctx)] == [0]
+    dead = PageDoc("https://www.a.gov.cn/old.html", "", "", [], [])
+    dead.info = {"status": 404, "depth": 1}
+    bad = ok + [health.matcher.collect(dead, ctx, 99), health.matcher.collect(dead, ctx, 98)]
+    assert run_site_rule(health, bad, ctx) == []  # 2 of 22 pages broken: 9% > 5%
+
+    fresh = rs.rule("column_freshness.fresh")
+    rows = "".join(f'<li><a href="/art/{d}.html">我市召开第{d}次工作推进会议</a><span>2023-{d}</span></li>'
+                   for d in ("10-02", "09-30", "09-21", "09-11", "09-01"))
+    news = parse_html(f"<html><head><title>今日要闻_某市</title></head><body><ul>{rows}</ul></body></html>",
+                      "https://www.a.gov.cn/col/col1/index.html")
+    notice_rows = rows.replace("10-02", "10-25")
+    notices = parse_html(f"<html><head><title>通知公告_某市</title></head><body><ul>{notice_rows}</ul></body></html>",
+                         "https://www.a.gov.cn/col/col2/index.html")
+    found = run_site_rule(fresh, [fresh.matcher.collect(news, ctx, 1), fresh.matcher.collect(notices, ctx, 2)], ctx)
+    assert [(f.page_id, f.values["newest"], f.values["age_days"]) for f in found] == [(2, "2023-10-25", 6)]
