@@ -75,21 +75,12 @@ def _reason(status: int) -> str:
 def decode_hint(body: bytes) -> str | None:
     """Best guess at the encoding of bytes that declare none (no header, BOM or meta charset).
 
-    Chinese government pages first: bytes that decode strictly as UTF-8 are UTF-8,
-    else bytes that decode strictly as GB18030 (a superset of GBK and GB2312) are
-    GB18030; only then charset-normalizer guesses (it confuses short GBK texts with
-    Korean cp949, hence the order).
+    Chinese government pages first: strict UTF-8, then strict GB18030 (a superset of GBK
+    and GB2312), only then charset-normalizer (``evidence.decode.detect``).
     """
-    for enc in ("utf-8", "gb18030"):
-        try:
-            body.decode(enc)
-            return enc
-        except UnicodeDecodeError:
-            pass
-    from charset_normalizer import from_bytes
+    from evidence.decode import detect
 
-    best = from_bytes(body[:65536]).best()
-    return best.encoding if best else None
+    return detect(body)
 
 
 class PageWriter:

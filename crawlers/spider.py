@@ -29,7 +29,8 @@ from scrapy.http import HtmlResponse, Request, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
 
-from crawlers.pipeline import PageWriter, decode_hint, page_text
+from crawlers.pipeline import PageWriter, page_text
+from evidence.decode import html_encoding
 
 logger = logging.getLogger(__name__)
 
@@ -205,9 +206,9 @@ class WindvaneSpider(scrapy.Spider):
 
     def _follow(self, response: Response, st: _SiteState, depth: int):
         is_html = isinstance(response, HtmlResponse)
-        if is_html and response._declared_encoding() is None:
-            enc = decode_hint(response.body)
-            if enc and enc != response.encoding:
+        if is_html:  # declarations lie (GBK sent as UTF-8, none at all): validate them
+            enc = html_encoding(response.body, response.headers.get(b"Content-Type", b"").decode("latin-1"))
+            if enc != response.encoding:
                 response = response.replace(encoding=enc)
         if is_html and depth < self.max_depth and response.status < 400:
             budget_left = self.max_pages - len(st.seen)

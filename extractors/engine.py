@@ -1,8 +1,8 @@
 """Pages as the rules see them, and the one pass that runs every rule over a page.
 
-* ``decode_body(body, content_type, declared)`` turns stored bytes into text: BOM, the
-  declared/HTTP charset, the ``<meta>`` charset, then detection (strict UTF-8, strict
-  GB18030, charset-normalizer); gb2312/gbk are read as gb18030 (their superset).
+* ``decode_body(body, content_type, declared)`` turns stored bytes into text with
+  ``evidence.decode`` (shared with the crawler): BOM, the declared/HTTP/``<meta>`` charsets
+  validated by strict decoding, then detection; gb2312/gbk are read as gb18030.
 * ``parse_html(html, url)`` / ``parse_text(text, url)`` build a :class:`PageDoc` once: the
   visible text (scripts, styles and comments dropped, whitespace runs collapsed to one space,
   block boundaries to one newline), every link with its label (anchor text + ``img alt`` +
@@ -32,65 +32,17 @@ if TYPE_CHECKING:
 DEFAULT_AS_OF = date(2023, 10, 31)
 
 # --- decoding ------------------------------------------------------------------------------
-_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-80": "gb18030",
-            "cp936": "gb18030", "utf8": "utf-8", "iso-8859-1": "cp1252", "latin-1": "cp1252"}
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-def _norm_encoding(enc: str | None) -> str | None:
-    if not enc:
-        return None
-    enc = enc.strip().strip("\"'").lower()
-    enc = _ALIASES.get(enc, enc)
-    try:
-        import codecs
-        return codecs.lookup(enc).name
-    except LookupError:
-        return None
-
-
-def _detect(body: bytes) -> str:
-    """Best guess for an undeclared body: strict UTF-8, strict GB18030, charset-normalizer."""
-    try:
-        body.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = body.decode("gb18030")
-        if len(_CJK.findall(text[:20000])) >= 2:
-            return "gb18030"
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-    best = from_bytes(body[:200000]).best()
-    return _norm_encoding(best.encoding if best else None) or "utf-8"
-
-
 def decode_body(body: bytes, content_type: str | None = None, declared: str | None = None) -> tuple[str, str]:
     """Decode page bytes; returns (text, encoding used).
 
-    ``declared`` (e.g. the encoding the crawler stored) wins over the HTTP header, which
-    wins over the ``<meta>`` declaration; an undeclared body is detected.
+    ``declared`` (e.g. the encoding the crawler stored), the HTTP header and the ``<meta>``
+    declaration are tried in that order, each validated by strict decoding; an undeclared or
+    wrongly declared body is detected. The one decoder the crawler uses too
+    (:func:`evidence.decode.decode_html`).
     """
-    from w3lib.encoding import html_to_unicode
+    from evidence.decode import decode_html
 
-    enc = _norm_encoding(declared)
-    if enc:
-        header = f"text/html; charset={enc}"
-    else:
-        header = content_type or None
-        m = re.search(r"charset=([\w\-]+)", header or "", re.I)
-        if m:
-            norm = _norm_encoding(m.group(1))
-            header = f"text/html; charset={norm}" if norm else None
-    used, text = html_to_unicode(header, body, default_encoding="utf-8",
-                                 auto_detect_fun=lambda b: _detect(b))
-    used = _norm_encoding(used) or used
-    if used in ("gbk", "gb2312"):
-        used = "gb18030"
-        text = body.decode("gb18030", errors="replace")
-    return text, used
+    return decode_html(body, content_type, declared)
 
 
 # --- the page model ------------------------------------------------------------------------
