@@ -62,7 +62,8 @@ class ProgressLog:
         pages = writer.pages_stored if writer else spider.pages_seen
         failures = writer.failures_stored if writer else 0
         total = len(spider.site_state) or len(spider.sites)
-        print(f"crawl: {pages} pages stored, {pages / elapsed:.1f} pages/s, "
+        via_browser = f" ({writer.pages_browser} via browser)" if writer and writer.pages_browser else ""
+        print(f"crawl: {pages} pages stored{via_browser}, {pages / elapsed:.1f} pages/s, "
               f"sites {spider.sites_done}/{total} done, {failures} failures, {elapsed:.0f}s",
               file=sys.stderr, flush=True)
 

@@ -103,26 +103,47 @@ class PageWriter:
         self.failures_stored = 0
         self.robots_blocked = 0
         self.bytes_stored = 0
+        self.pages_browser = 0  # pages stored with via='browser'
 
     # --- rows ----------------------------------------------------------------------------
     PAGE_COLS = ("campaign", "site_id", "url", "final_url", "status", "headers", "fetched_at", "sha256",
                  "content_type", "encoding", "title", "text", "size", "depth", "referrer", "kind", "via",
-                 "warc_file", "warc_offset", "warc_length")
+                 "warc_file", "warc_offset", "warc_length", "rendered_warc_offset")
 
     def add_page(self, *, site_id: str, url: str, final_url: str, status: int,
                  headers: list[tuple[str, str]], body: bytes, content_type: str | None,
                  encoding: str | None, title: str | None, text: str, depth: int,
-                 referrer: str | None, kind: str) -> None:
+                 referrer: str | None, kind: str, browser: dict | None = None) -> None:
+        """Archive a response and queue its page row.
+
+        ``browser`` (``meta['wv_browser']`` of a rendered page, see ``crawlers.browser``): the raw
+        response (``raw_status``/``raw_headers``/``raw_body``) is archived instead of ``body`` and the
+        rendered DOM (``body``) is added as a WARC resource record concurrent to it; the row gets
+        ``via='browser'`` and ``rendered_warc_offset``. ``{"failure": reason}`` stores the page as
+        fetched and a failure row saying why it could not be rendered.
+        """
         fetched_at = _iso_now()
+        via, rendered_offset = "http", None
+        if browser and "raw_body" in browser:
+            status, headers, dom = browser["raw_status"], browser["raw_headers"], body
+            body = browser["raw_body"]
+            content_type = next((v for k, v in headers if k.lower() == "content-type"), content_type)
         ref = self.warc.write_response(final_url, status, _reason(status), headers, body, fetched_at)
+        if browser and "raw_body" in browser:
+            rref = self.warc.write_response(final_url, 200, "OK", [("Content-Type", "text/html; charset=utf-8")],
+                                            dom, fetched_at, record_type="resource", concurrent_to=ref.record_id)
+            via, rendered_offset = "browser", rref.offset
+            self.pages_browser += 1
         hdict: dict[str, str] = {}
         for k, v in headers:
             hdict[k] = f"{hdict[k]}, {v}" if k in hdict else v
         self._pages.append((
             self.campaign, site_id, url, final_url, status, json.dumps(hdict, ensure_ascii=False),
             fetched_at, ref.sha256, content_type, encoding, title, text, len(body), depth, referrer,
-            kind, "http", ref.file, ref.offset, ref.length))
+            kind, via, ref.file, ref.offset, ref.length, rendered_offset))
         self.pages_stored += 1
+        if browser and "failure" in browser:
+            self.add_failure(site_id=site_id, url=url, reason=browser["failure"], referrer=referrer)
         self.bytes_stored += len(body)
         self._maybe_flush()
 

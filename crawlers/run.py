@@ -11,9 +11,12 @@ discarded and every site not yet ``done`` is crawled again from its portal. Page
 upserted by (campaign, url), so nothing is ever stored twice, and sites already
 ``done`` are skipped in both cases.
 
-``browser``: "never" fetches everything over plain HTTP. The browser path
-(Playwright + Chromium for JavaScript-built pages) is not implemented yet; "auto" and
-"always" currently behave like "never" (a note is logged).
+``browser``: "auto" (default) sends through Playwright + Chromium only the pages that
+need it: JavaScript challenges (their cookies are then handed to the plain requests of
+that host), pages whose links are built by script, and sites whose registry row says
+``browser=yes|always`` (see ``crawlers.browser``); "never" fetches everything over plain
+HTTP; "always" fetches every page with the browser. The summary's ``browser_pages`` is
+how many stored pages needed the browser (``pages.via = 'browser'``).
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ class CrawlOptions:
     delay: float = 0.0
     obey_robots: bool = True
     progress: bool = True
-    browser: str = "auto"  # "auto" | "never" | "always"; only "never" behaviour exists yet
+    browser: str = "auto"  # "auto" | "never" | "always" (see crawlers.browser)
+    browser_tabs: int = 4  # browser pages (tabs) rendering at once, reused
     per_host: int = 4
     autothrottle: bool = False
     timeout: float = 20.0
@@ -93,7 +97,11 @@ def scrapy_settings(opts: CrawlOptions, jobdir: str | None = None) -> dict[str, 
         "LOG_LEVEL": "WARNING",
         "LOGSTATS_INTERVAL": 0,
         "REACTOR_THREADPOOL_MAXSIZE": 20,
-        "DOWNLOADER_MIDDLEWARES": {"crawlers.extensions.ProxyEverywhereMiddleware": 740},
+        "DOWNLOADER_MIDDLEWARES": {"crawlers.extensions.ProxyEverywhereMiddleware": 740,
+                                   "crawlers.browser.BrowserMiddleware": 540,
+                                   "crawlers.browser.BrowserCookiesMiddleware": 701},
+        "WINDVANE_BROWSER": opts.browser,
+        "WINDVANE_BROWSER_PAGES": opts.browser_tabs,
         "EXTENSIONS": {"crawlers.extensions.ProgressLog": 500},
         "WINDVANE_PROXY": opts.proxy,
         "WINDVANE_PROGRESS": opts.progress,
@@ -140,13 +148,11 @@ def crawl(registry: Registry, opts: CrawlOptions) -> dict:
     todo = [s for s in sites if statuses.get(s.site_id) != "done"]
     skipped = len(sites) - len(todo)
     summary: dict[str, Any] = {"sites": len(todo), "skipped_done": skipped, "pages": 0, "failures": 0,
-                               "robots_blocked": 0, "seconds": 0.0, "pages_per_s": 0.0}
+                               "browser_pages": 0, "robots_blocked": 0, "seconds": 0.0, "pages_per_s": 0.0}
     if not todo:
         writer.close()
         summary["status"] = "nothing to do"
         return summary
-    if opts.browser != "never":
-        logger.info("browser=%s: the browser path is not available yet; fetching over HTTP only", opts.browser)
 
     cdir = writer.store.campaign_dir(opts.campaign)
     jobdir = cdir / "jobdir"
@@ -183,5 +189,9 @@ def crawl(registry: Registry, opts: CrawlOptions) -> dict:
     pages = writer.pages_stored
     summary.update(pages=pages, failures=writer.failures_stored, robots_blocked=writer.robots_blocked,
                    seconds=round(seconds, 2), pages_per_s=round(pages / seconds, 1) if seconds else 0.0,
-                   status=close_reason.get("reason", "crashed"))
+                   status=close_reason.get("reason", "crashed"), browser_pages=writer.pages_browser,
+                   browser_share=round(writer.pages_browser / pages, 3) if pages else 0.0)
+    svc = getattr(crawler, "_windvane_browser", None)
+    if svc is not None:
+        summary.update(svc.summary())
     return summary

@@ -29,6 +29,7 @@ from scrapy.http import HtmlResponse, Request, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
 
+from crawlers.detect import onclick_links
 from crawlers.pipeline import PageWriter, page_text
 from evidence.decode import html_encoding
 
@@ -213,8 +214,8 @@ class WindvaneSpider(scrapy.Spider):
         if is_html and depth < self.max_depth and response.status < 400:
             budget_left = self.max_pages - len(st.seen)
             if budget_left > 0:
-                for link in self.link_extractor.extract_links(response):
-                    url = same_site_url(link.url, st.hosts, st.scheme)
+                for link_url in self._link_urls(response):
+                    url = same_site_url(link_url, st.hosts, st.scheme)
                     if url is None or url in st.seen:
                         continue
                     st.seen[url] = depth + 1
@@ -229,6 +230,16 @@ class WindvaneSpider(scrapy.Spider):
         except Exception as e:  # a page we cannot store must not stop the crawl
             logger.exception("could not store %s", response.url)
             self.writer.add_failure(site_id=st.site_id, url=response.url, reason=f"storage error: {e}")
+
+    def _link_urls(self, response: HtmlResponse):
+        """Links of a page: Scrapy's link extractor, then ``window.open('…')`` targets of onclick attributes."""
+        for link in self.link_extractor.extract_links(response):
+            yield link.url
+        try:
+            for href in onclick_links(response.selector.root):
+                yield response.urljoin(href)
+        except (ValueError, TypeError, AttributeError):  # not parseable as HTML
+            return
 
     def _store(self, response: Response, st: _SiteState, depth: int, is_html: bool) -> None:
         meta = response.meta
@@ -258,7 +269,7 @@ class WindvaneSpider(scrapy.Spider):
             site_id=st.site_id, url=requested, final_url=response.url, status=response.status,
             headers=headers, body=response.body, content_type=ctype, encoding=encoding, title=title,
             text=text.encode("utf-8", "replace").decode("utf-8"), depth=depth,
-            referrer=referrer.decode("latin-1") if referrer else None, kind=kind)
+            referrer=referrer.decode("latin-1") if referrer else None, kind=kind, browser=meta.get("wv_browser"))
         if response.status >= 500:
             self.writer.add_failure(site_id=st.site_id, url=requested, status=response.status,
                                     reason=f"HTTP {response.status} after retries",

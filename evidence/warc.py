@@ -26,6 +26,7 @@ class WarcRef:
     offset: int
     length: int
     sha256: str
+    record_id: str = ""  # WARC-Record-ID, for WARC-Concurrent-To of a record written beside it
 
 
 class WarcArchive:
@@ -80,7 +81,7 @@ class WarcArchive:
                                                   warc_content_type=ctype, warc_headers_dict=warc_headers)
         offset = self._fh.tell()
         self._writer.write_record(rec)
-        return WarcRef(self._name, offset, self._fh.tell() - offset, sha)
+        return WarcRef(self._name, offset, self._fh.tell() - offset, sha, rec.rec_headers.get_header("WARC-Record-ID"))
 
     def flush(self) -> None:
         if self._fh:

@@ -66,7 +66,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         store=str(args.store), campaign=args.campaign, proxy=args.proxy, depth=args.depth,
         max_pages=args.max_pages, sites=args.site or None, concurrency=args.concurrency,
         delay=args.delay, obey_robots=not args.ignore_robots, progress=not args.quiet,
-        browser=args.browser,
+        browser=args.browser, browser_tabs=args.browser_tabs, timeout=args.timeout,
     )
     with Store(args.store) as store:
         store.open_campaign(args.campaign, reg, config=opts.public(), as_of=args.as_of)
@@ -211,7 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--delay", type=float, default=0.0, help="seconds between requests to one host")
     sp.add_argument("--site", action="append", help="crawl only this site_id (repeatable)")
     sp.add_argument("--ignore-robots", action="store_true")
-    sp.add_argument("--browser", choices=["auto", "never", "always"], default="auto")
+    sp.add_argument("--browser", choices=["auto", "never", "always"], default="auto",
+                    help="auto: Chromium only for JavaScript challenges, script-built pages and sites marked "
+                         "browser=yes|always in the registry; never; always (default: %(default)s)")
+    sp.add_argument("--browser-tabs", type=int, default=4, help="browser pages rendering at once (default: 4)")
+    sp.add_argument("--timeout", type=float, default=20.0,
+                    help="seconds per download or browser render (default: %(default)s)")
     sp.add_argument("--quiet", action="store_true")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_crawl)
