@@ -85,6 +85,15 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_screenshots(args: argparse.Namespace) -> int:
+    from crawlers.screenshots import take_screenshots
+    with _store(args) as store:
+        campaign = _campaign(store, args)
+        summary = take_screenshots(store, campaign, limit_per_leaf=args.per_leaf)
+    print(summary_line("screenshots", summary))
+    return 0
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     with _store(args) as store:
         campaign = _campaign(store, args)
@@ -226,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     with_rules(sp)
     sp.add_argument("--as-of", default=None)
     sp.set_defaults(func=cmd_extract)
+
+    sp = sub.add_parser("screenshots", help="full-page PNGs of evidence pages, rendered offline from the WARC archive")
+    with_store(sp)
+    sp.add_argument("--per-leaf", type=int, default=2, help="evidence pages per site and leaf (default: 2)")
+    sp.set_defaults(func=cmd_screenshots)
 
     sp = sub.add_parser("score", help="compute scores and indices for a named run")
     with_store(sp)

@@ -70,6 +70,9 @@ def run_demo(args: argparse.Namespace) -> int:
         _step("extracting evidence from the stored pages")
         ex = extract(store, DEMO_CAMPAIGN, ruleset, as_of=AS_OF)
         _step(f"extract: {ex}")
+        from crawlers.screenshots import take_screenshots
+        shots = take_screenshots(store, DEMO_CAMPAIGN)
+        _step(f"screenshots: {shots['screenshots']} of {shots['pages']} evidence pages in {shots['folder']}")
         run_id = score(store, DEMO_CAMPAIGN, ruleset)
         _step(f"scored run {run_id}")
         out = store.files_dir / DEMO_CAMPAIGN / "report" / run_id
