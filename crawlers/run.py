@@ -98,6 +98,8 @@ def scrapy_settings(opts: CrawlOptions, jobdir: str | None = None) -> dict[str, 
         "LOGSTATS_INTERVAL": 0,
         "REACTOR_THREADPOOL_MAXSIZE": 20,
         "DOWNLOADER_MIDDLEWARES": {"crawlers.extensions.ProxyEverywhereMiddleware": 740,
+                                   # below RedirectMiddleware (600) and HttpCompression (590): final, decoded responses
+                                   "crawlers.attachments.AttachmentRouter": 580,
                                    "crawlers.browser.BrowserMiddleware": 540,
                                    "crawlers.browser.BrowserCookiesMiddleware": 701},
         "WINDVANE_BROWSER": opts.browser,

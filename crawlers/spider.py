@@ -29,8 +29,10 @@ from scrapy.http import HtmlResponse, Request, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
 
+from crawlers.attachments import AttachmentsMixin
 from crawlers.detect import onclick_links
 from crawlers.pipeline import PageWriter, page_text
+from crawlers.probes import ProbesMixin
 from evidence.decode import html_encoding
 
 logger = logging.getLogger(__name__)
@@ -115,7 +117,7 @@ def failure_reason(failure: Failure, maxsize: int) -> str:
     return f"{name}: {msg}" if msg else name
 
 
-class WindvaneSpider(scrapy.Spider):
+class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
     name = "windvane"
 
     def __init__(self, sites: list[Any], depth: int, max_pages: int, proxy: str | None = None,
@@ -163,6 +165,9 @@ class WindvaneSpider(scrapy.Spider):
             st.seen[site.portal_url] = 0
             # the portal is always (re)fetched: a site that failed last time gets another chance
             yield self._request(site.portal_url, st, dont_filter=True)
+            # probes of HTTP facts (crawlers/probes.py); not in the page budget
+            for req in self.probe_requests(site, st):
+                yield req
 
     def _saved_state(self) -> dict[str, dict]:
         """Per-site state an earlier, cleanly stopped run left in JOBDIR ({} if none or unreadable)."""
@@ -211,6 +216,8 @@ class WindvaneSpider(scrapy.Spider):
             enc = html_encoding(response.body, response.headers.get(b"Content-Type", b"").decode("latin-1"))
             if enc != response.encoding:
                 response = response.replace(encoding=enc)
+        if is_html and response.status < 400 and self.writer is not None:
+            self.attachment_links(response, st, depth)  # at any depth (crawlers/attachments.py)
         if is_html and depth < self.max_depth and response.status < 400:
             budget_left = self.max_pages - len(st.seen)
             if budget_left > 0:
@@ -283,6 +290,8 @@ class WindvaneSpider(scrapy.Spider):
         if st is None:
             return
         reason = failure_reason(failure, self.maxsize)
+        if meta.get("wv_attachment"):
+            reason = self.attachment_failure(reason, meta.get("redirect_urls", [request.url])[0])
         url = meta.get("redirect_urls", [request.url])[0]
         if meta.get("depth", 0) == 0 and url == next((s.portal_url for s in self.sites
                                                       if s.site_id == st.site_id), None):
@@ -365,3 +374,4 @@ class WindvaneSpider(scrapy.Spider):
                 if st.outstanding >= 0:  # interrupted: keep 'crawling', refresh counts
                     self.writer.site_finished(st.site_id, "crawling")
             self.writer.flush()
+            self.finish_extras()  # attachments' parent_id, probes' redirect chains

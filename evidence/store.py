@@ -55,7 +55,7 @@ CREATE TABLE IF NOT EXISTS pages (
   content_type TEXT, encoding TEXT, title TEXT, text TEXT, size INTEGER, depth INTEGER,
   referrer TEXT, kind TEXT, via TEXT, warc_file TEXT, warc_offset INTEGER,
   warc_length INTEGER, rendered_warc_offset INTEGER, screenshot TEXT, parent_id INTEGER,
-  UNIQUE (campaign, url));
+  redirects TEXT, UNIQUE (campaign, url));
 CREATE INDEX IF NOT EXISTS pages_site ON pages (campaign, site_id);
 CREATE TABLE IF NOT EXISTS failures (
   id INTEGER PRIMARY KEY, campaign TEXT, site_id TEXT, url TEXT, reason TEXT,
@@ -78,6 +78,17 @@ CREATE TABLE IF NOT EXISTS scores (
 """
 
 
+# columns added after a table was first created: (table, column, type); added to older stores on open
+_LATER_COLUMNS = [("pages", "redirects", "TEXT")]
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    for table, col, typ in _LATER_COLUMNS:
+        have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        if col not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {col} {typ}")
+
+
 class Store:
     """An open evidence store. Use as a context manager or call close()."""
 
@@ -93,6 +104,7 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
+            _add_columns(conn)
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             conn.commit()
         except sqlite3.DatabaseError as e:

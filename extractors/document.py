@@ -183,6 +183,9 @@ def read_document(page: PageDoc) -> DocumentInfo | None:
     doc_number = fields.get("doc_number", "")
     if doc_number and not re.search(r"\d", doc_number) and doc_number.strip() in ("无", "-", "/", "—"):
         doc_number = ""
+    if not doc_number:  # a 文号 on a line of its own under the title (attachments, plain documents)
+        doc_number = next((s.text.strip() for s in page.segments[:60]
+                           if s.block and DOC_NUMBER.fullmatch(s.text.strip())), "")
     if len(strong) < 2:
         # no metadata block: a 文号 printed under the title still marks a document
         head = page.text[:1500]

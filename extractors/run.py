@@ -41,6 +41,12 @@ def page_doc_from_row(store: Store, campaign: str, row: dict, warc_dir=None) -> 
     """Parse one stored page (WARC body, else its stored text)."""
     url = row.get("final_url") or row.get("url") or ""
     ctype = (row.get("content_type") or "").lower()
+    if row.get("kind") == "attachment":  # PDF/DOC/DOCX: the text the crawler extracted, never the binary
+        if not row.get("text"):
+            return None
+        doc = parse_text(row["text"], url)
+        doc.title = row.get("title") or doc.title
+        return doc
     is_html = not ctype or any(t in ctype for t in _HTML_TYPES)
     if is_html and row.get("warc_file") and row.get("warc_offset") is not None:
         try:

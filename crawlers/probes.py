@@ -1,0 +1,140 @@
+"""Probe pages: what a site answers at a few fixed URLs, for the rules judged from HTTP facts.
+
+Per site the spider fetches and stores, as pages of ``kind='probe'``:
+
+* ``http://HOST/`` — to see the http→https redirect (skipped when the portal URL itself is
+  that URL: the portal's own row then shows it). Redirects are followed; the row keeps the
+  requested URL (``url``), the final one (``final_url``) and the chain in ``redirects``
+  (JSON: ``[{"url", "status", "location"}, …]``, so the first status and ``Location`` are kept;
+  written when the crawl stops);
+* ``/robots.txt`` — always fetched (robots.txt is always allowed);
+* ``/sitemap.xml``;
+* a never-linked path (``/windvane-404-check-<hash of the host>.html``, the same on every run,
+  so reruns upsert rather than add rows) — how the site answers a missing page (a real 404,
+  a soft 200, a redirect to the home page).
+
+Probes do not count against the page budget and follow no links. Apart from robots.txt
+they obey robots.txt like every other request. The rules read ``kind`` and the requested
+URL (``extractors.site_rules.page_info``: ``requested_url`` is the row's ``url``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+PROBE_PATHS = ("/robots.txt", "/sitemap.xml")
+
+
+def not_found_path(host: str) -> str:
+    """A path no portal links to, stable per host."""
+    return f"/windvane-404-check-{hashlib.sha1(host.encode()).hexdigest()[:10]}.html"
+
+
+def probe_urls(portal_url: str, host: str, scheme: str) -> list[str]:
+    """The probe URLs of a site whose portal is ``portal_url`` on ``host``."""
+    urls = []
+    plain = f"http://{host}/"
+    if portal_url.rstrip("/") != plain.rstrip("/"):
+        urls.append(plain)
+    base = f"{scheme}://{host}"
+    urls += [base + p for p in PROBE_PATHS]
+    urls.append(base + not_found_path(host))
+    return urls
+
+
+def redirect_chain(meta: dict, final_url: str) -> str | None:
+    """The redirects a response went through as JSON (None if none): url, status, location per hop."""
+    urls = meta.get("redirect_urls")
+    if not urls:
+        return None
+    reasons = meta.get("redirect_reasons") or []
+    hops = []
+    for i, url in enumerate(urls):
+        status = reasons[i] if i < len(reasons) else None
+        location = urls[i + 1] if i + 1 < len(urls) else final_url
+        hops.append({"url": url, "status": status, "location": location})
+    return json.dumps(hops, ensure_ascii=False)
+
+
+class ProbesMixin:
+    """Probe requests and their callback, for :class:`crawlers.spider.WindvaneSpider`."""
+
+    probe_redirects: dict[str, str]
+
+    def finish_extras(self) -> None:
+        """At the end of a crawl (rows flushed): probes' redirect chains, attachments' parent_id."""
+        writer = self.writer  # type: ignore[attr-defined]
+        if writer is None:
+            return
+        from crawlers.attachments import link_parents
+
+        conn = writer.store.conn
+        chains = getattr(self, "probe_redirects", {})
+        if chains:
+            conn.executemany("UPDATE pages SET redirects=? WHERE campaign=? AND url=?",
+                             [(c, writer.campaign, u) for u, c in chains.items()])
+            conn.commit()
+            chains.clear()
+        link_parents(conn, writer.campaign)
+
+    def probe_requests(self, site: Any, st: Any) -> list[Any]:
+        """The site's probe requests (counted as outstanding, not in the page budget)."""
+        from scrapy import Request
+
+        if not hasattr(self, "probe_redirects"):
+            self.probe_redirects = {}
+        out = []
+        for url in probe_urls(site.portal_url, site.host.lower(), st.scheme):
+            meta: dict[str, Any] = {"site_id": st.site_id, "wv_run": self.run_id, "wv_probe": True}  # type: ignore[attr-defined]
+            if url.endswith("/robots.txt"):
+                meta["dont_obey_robotstxt"] = True
+            if self.proxy:  # type: ignore[attr-defined]
+                meta["proxy"] = self.proxy  # type: ignore[attr-defined]
+            st.outstanding += 1
+            out.append(Request(url, callback=self.parse_probe, errback=self.on_error, meta=meta,  # type: ignore[attr-defined]
+                               dont_filter=True, priority=-1))
+        return out
+
+    def parse_probe(self, response: Any):
+        """Store a probe response as a page of kind 'probe'; follow nothing."""
+        from scrapy.http import TextResponse
+
+        from crawlers.attachments import response_headers
+        from crawlers.pipeline import page_text
+        from evidence.decode import decode_html
+
+        meta = response.meta
+        st = self.site_state.get(meta.get("site_id", ""))  # type: ignore[attr-defined]
+        if st is None:
+            return
+        try:
+            if self.writer is None:  # type: ignore[attr-defined]
+                return
+            ctype_b = response.headers.get(b"Content-Type")
+            ctype = ctype_b.decode("latin-1") if ctype_b else None
+            title, text, encoding = None, "", None
+            if isinstance(response, TextResponse) or not response.body:
+                text, encoding = decode_html(response.body, ctype)
+                if "html" in (ctype or "") or text.lstrip()[:1] == "<" and "html" in text[:1000].lower():
+                    import lxml.etree
+                    import lxml.html
+
+                    try:
+                        title, text = page_text(lxml.html.document_fromstring(text))
+                    except (ValueError, TypeError, lxml.etree.LxmlError):
+                        pass
+                else:
+                    text = text[:200_000]
+            requested = meta.get("redirect_urls", [response.url])[0]
+            self.writer.add_page(  # type: ignore[attr-defined]
+                site_id=st.site_id, url=requested, final_url=response.url, status=response.status,
+                headers=response_headers(response), body=response.body, content_type=ctype,
+                encoding=encoding, title=title, text=text.encode("utf-8", "replace").decode("utf-8"),
+                depth=0, referrer=None, kind="probe")
+            chain = redirect_chain(meta, response.url)
+            if chain:
+                self.probe_redirects[requested] = chain
+        finally:
+            self._done_one(meta, st)  # type: ignore[attr-defined]
