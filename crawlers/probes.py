@@ -13,8 +13,10 @@ Per site the spider fetches and stores, as pages of ``kind='probe'``:
   so reruns upsert rather than add rows) — how the site answers a missing page (a real 404,
   a soft 200, a redirect to the home page).
 
-Probes do not count against the page budget and follow no links. Apart from robots.txt
-they obey robots.txt like every other request. The rules read ``kind`` and the requested
+Probes are sent once the portal has answered (a site that cannot be reached gets none),
+on the portal's final host; they do not count against the page budget, sit outside the
+depth limit and follow no links. Apart from robots.txt they obey robots.txt like every
+other request. The rules read ``kind`` and the requested
 URL (``extractors.site_rules.page_info``: ``requested_url`` is the row's ``url``).
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 PROBE_PATHS = ("/robots.txt", "/sitemap.xml")
 
@@ -79,23 +82,33 @@ class ProbesMixin:
             chains.clear()
         link_parents(conn, writer.campaign)
 
-    def probe_requests(self, site: Any, st: Any) -> list[Any]:
-        """The site's probe requests (counted as outstanding, not in the page budget)."""
+    def send_probes(self, portal_requested: str, portal_final: str, st: Any) -> None:
+        """Once per site, when its portal has answered: schedule the probes on the portal's final host.
+
+        Sent through the engine (not the spider middlewares): probes sit outside the depth
+        limit and the page budget; they are counted as outstanding, so the site is not
+        finished before they are stored.
+        """
         from scrapy import Request
 
+        sent = self.__dict__.setdefault("_probed_sites", set())
+        if st.site_id in sent:
+            return
+        sent.add(st.site_id)
         if not hasattr(self, "probe_redirects"):
             self.probe_redirects = {}
-        out = []
-        for url in probe_urls(site.portal_url, site.host.lower(), st.scheme):
-            meta: dict[str, Any] = {"site_id": st.site_id, "wv_run": self.run_id, "wv_probe": True}  # type: ignore[attr-defined]
+        host = urlsplit(portal_final).hostname or ""
+        scheme = portal_final.split(":", 1)[0].lower()
+        for url in probe_urls(portal_requested, host, scheme):
+            meta: dict[str, Any] = {"site_id": st.site_id, "wv_run": self.run_id, "wv_probe": True,  # type: ignore[attr-defined]
+                                    "depth": 0}
             if url.endswith("/robots.txt"):
                 meta["dont_obey_robotstxt"] = True
             if self.proxy:  # type: ignore[attr-defined]
                 meta["proxy"] = self.proxy  # type: ignore[attr-defined]
             st.outstanding += 1
-            out.append(Request(url, callback=self.parse_probe, errback=self.on_error, meta=meta,  # type: ignore[attr-defined]
-                               dont_filter=True, priority=-1))
-        return out
+            self.crawler.engine.crawl(Request(url, callback=self.parse_probe, errback=self.on_error,  # type: ignore[attr-defined]
+                                              meta=meta, dont_filter=True))
 
     def parse_probe(self, response: Any):
         """Store a probe response as a page of kind 'probe'; follow nothing."""

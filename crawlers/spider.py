@@ -165,9 +165,6 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
             st.seen[site.portal_url] = 0
             # the portal is always (re)fetched: a site that failed last time gets another chance
             yield self._request(site.portal_url, st, dont_filter=True)
-            # probes of HTTP facts (crawlers/probes.py); not in the page budget
-            for req in self.probe_requests(site, st):
-                yield req
 
     def _saved_state(self) -> dict[str, dict]:
         """Per-site state an earlier, cleanly stopped run left in JOBDIR ({} if none or unreadable)."""
@@ -202,6 +199,7 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
             # a portal that redirects (http -> https, bare -> www) brings its final host and scheme
             st.hosts.add(_host_of(response.url))
             st.scheme = response.url.split(":", 1)[0].lower()
+            self.send_probes(requested, response.url, st)  # HTTP facts (crawlers/probes.py), once a site
         if depth == 0 and response.status >= 500:
             st.portal_error = f"portal answered HTTP {response.status}: {requested}"
         try:
