@@ -88,8 +88,10 @@ class DocumentInfo:
                 "validity": self.validity, "is_draft": self.is_draft}
 
     def date(self) -> date | None:
-        """The document's date: 成文日期, else 发布日期."""
-        return parse_date(self.written_date) or parse_date(self.published_date)
+        """The date that decides the cut-off: 发布日期 (when the public could first see it),
+        else 成文日期. A document written before the cut-off but published after it could
+        not have been seen by a campaign that ended at the cut-off."""
+        return parse_date(self.published_date) or parse_date(self.written_date)
 
     def in_force(self, as_of: date) -> tuple[bool, str]:
         if self.stamped_invalid:
@@ -268,19 +270,21 @@ class TargetNames:
             if len(other) > len(short) and short in other and other not in (self.name_zh,):
                 masked = masked.replace(other, "#" * len(other))
         own_suffix = self.name_zh[len(short):] if self.name_zh.startswith(short) else ""
-        for m in re.finditer(re.escape(short), masked):
-            i, j = m.start(), m.end()
-            prev = masked[i - 1] if i else ""
-            if prev and _CJK.match(prev) and not masked[:i].endswith(("中共", "共")):
-                continue  # part of a longer name: 广西安… is not 西安
-            rest = masked[j:]
-            if own_suffix and rest.startswith(own_suffix):
-                rest = rest[len(own_suffix):]
-            elif _ADMIN_NEXT.match(rest):
-                continue  # 吉林省 when we are 吉林市
-            if _SUBORDINATE.match(rest):
-                return False, f"{text} is a body below {self.name_zh}, not {self.name_zh} itself"
-            return True, f"issuer {text} is {self.name_zh}"
+        # the full name first (新疆生产建设兵团 contains its short name 兵团 after other characters)
+        for alias in dict.fromkeys((self.name_zh, short)):
+            for m in re.finditer(re.escape(alias), masked):
+                i, j = m.start(), m.end()
+                prev = masked[i - 1] if i else ""
+                if prev and _CJK.match(prev) and not masked[:i].endswith(("中共", "共")):
+                    continue  # part of a longer name: 广西安… is not 西安
+                rest = masked[j:]
+                if alias == short and own_suffix and rest.startswith(own_suffix):
+                    rest = rest[len(own_suffix):]
+                elif alias == short and _ADMIN_NEXT.match(rest):
+                    continue  # 吉林省 when we are 吉林市
+                if _SUBORDINATE.match(rest):
+                    return False, f"{text} is a body below {self.name_zh}, not {self.name_zh} itself"
+                return True, f"issuer {text} is {self.name_zh}"
         # relative names on one's own site: 市政府办公室 on a city site, 省政府办公厅 on a province's
         rel = "省" if self.name_zh.endswith("省") else "自治区" if self.name_zh.endswith("自治区") else "市"
         if self.name_zh.endswith("兵团"):

@@ -69,15 +69,26 @@ def site_targets(registry, site_id: str) -> TargetNames | None:
     return None
 
 
-def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None) -> dict:
-    """Run ``ruleset`` over every stored page of ``campaign``; replace its evidence. Returns a summary."""
+MAX_PER_RULE = 5
+
+
+def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
+            max_per_rule: int = MAX_PER_RULE) -> dict:
+    """Run ``ruleset`` over every stored page of ``campaign``; replace its evidence. Returns a summary.
+
+    A rule that fires on every page of a site (a footer line, a header link) would otherwise
+    write one row per page; ``max_per_rule`` keeps the first pages in crawl order (the
+    shallowest, as the crawl is breadth-first) per site and rule, and the summary counts
+    the findings left out. 0 keeps every finding.
+    """
     started = time.monotonic()
     row = store.campaign(campaign)
     cutoff = as_of_date(as_of if as_of else row.get("as_of"))
     registry = store.registry(campaign)
     names: dict[str, TargetNames | None] = {}
     warc_dir = store.campaign_dir(campaign) / "warc"
-    stats = {"pages": 0, "unreadable": 0}
+    stats = {"pages": 0, "unreadable": 0, "capped": 0}
+    kept: dict[tuple[str, str], int] = {}
     at = now_iso()
 
     page_rules = [r for r in ruleset.rules if not is_site_rule(r)]
@@ -121,6 +132,11 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None)
             urls[page["id"]] = doc.url
             for rule in page_rules:
                 for f in run_rule(rule, doc, ctx):
+                    key = (sid, rule.id)
+                    kept[key] = kept.get(key, 0) + 1
+                    if max_per_rule and kept[key] > max_per_rule:
+                        stats["capped"] += 1
+                        continue
                     yield row(sid, page["id"], doc.url, f)
             for rule in site_rules:
                 records.setdefault((sid, rule.id), []).append(rule.matcher.collect(doc, ctx, page["id"]))
@@ -135,6 +151,8 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None)
     out = {"pages": stats["pages"], "findings": n, "seconds": round(secs, 2),
            "pages_per_s": round(stats["pages"] / secs, 1) if secs > 0 else 0.0,
            "rules": len(ruleset.rules), "rules_version": ruleset.version, "as_of": cutoff.isoformat()}
+    if stats["capped"]:
+        out["findings_beyond_cap"] = stats["capped"]
     if stats["unreadable"]:
         out["unreadable"] = stats["unreadable"]
     return out

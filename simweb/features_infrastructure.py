@@ -36,6 +36,9 @@ _DSR_TITLE = re.compile(
     r"(?:数据安全|公共数据|政务数据|政府数据|数据资源|大数据|数据要素|数据(?=条例)|数字经济促进|数据共享|数据开放)"
     r".{0,30}(?:条例|办法|规定|细则|规则|制度)"
     r"|(?:数据安全|公共数据|政务数据|数据).{0,20}(?:分类分级|指南|规范|标准|实施方案)|数据分类分级")
+_DSR_FULL = re.compile(
+    r"(?:数据安全|公共数据|政务数据|政府数据|数据资源|大数据|数据要素|数据(?=条例)|数字经济促进|数据共享|数据开放)"
+    r".{0,30}(?:条例|办法|规定|细则|规则|制度)")
 _DSR_NOT = re.compile(r"解读|图解|答记者问|新闻发布|起草说明|的说明|征求意见|草案|送审稿|通报|报告|总结|废止|清理|培训|会议")
 
 
@@ -47,6 +50,15 @@ def also_data_security(site: SiteModel, item: Item) -> None:
     """A valid own document that also meets data_security_regulation: say so in that leaf's truth."""
     t = site.leaves.get("data_security_regulation")
     if t is not None and _DSR_TITLE.search(item.title) and not _DSR_NOT.search(item.title):
+        # a regulation (条例/办法/规定/细则…) earns the leaf's full points; a guideline, standard
+        # or plan alone earns 2 of its 3 (the leaf's graded rules)
+        share = 1.0 if _DSR_FULL.search(item.title) else 2 / 3
+        if not t.present:
+            t.share = share
+        elif t.share is not None:
+            t.share = max(t.share, share)
+        if t.share is not None and t.share >= 1.0:
+            t.share = None
         t.present = True
         if f"item:{item.key}" not in t.refs:
             t.refs.append(f"item:{item.key}")
