@@ -64,7 +64,9 @@ class WarcArchive:
                        body: bytes, fetched_at: str, *, record_type: str = "response",
                        concurrent_to: str | None = None) -> WarcRef:
         """Archive one response; returns where it went and the body's SHA-256."""
-        if self._fh.tell() >= self.max_bytes:
+        if self._fh.tell() >= self.max_bytes and not concurrent_to:
+            # never between a response and its concurrent records (a rendered DOM, a
+            # screenshot): page rows point at both with one file name
             self._open_next()
         sha = hashlib.sha256(body).hexdigest()
         warc_headers = {"WARC-Date": fetched_at, "WARC-Payload-Digest-SHA256": sha}
@@ -98,6 +100,9 @@ def read_record(folder: Path, file: str, offset: int) -> tuple[str, dict[str, st
     with open(Path(folder) / file, "rb") as fh:
         fh.seek(offset)
         for rec in ArchiveIterator(fh):
-            headers = dict(rec.http_headers.headers) if rec.http_headers else {}
+            if rec.http_headers:
+                headers = dict(rec.http_headers.headers)
+            else:  # a resource record (rendered DOM, screenshot): its own content type
+                headers = {"Content-Type": rec.rec_headers.get_header("Content-Type") or ""}
             return rec.rec_headers.get_header("WARC-Target-URI"), headers, rec.content_stream().read()
     raise ValueError(f"{folder / file}: no WARC record at offset {offset}")

@@ -51,9 +51,14 @@ def page_doc_from_row(store: Store, campaign: str, row: dict, warc_dir=None) -> 
     if is_html and row.get("warc_file") and row.get("warc_offset") is not None:
         try:
             folder = warc_dir or store.campaign_dir(campaign) / "warc"
-            _uri, headers, body = read_record(folder, row["warc_file"], int(row["warc_offset"]))
+            # a page the browser rendered is read as rendered (the raw record is the script shell)
+            offset = row.get("rendered_warc_offset") if row.get("via") == "browser" else None
+            offset = offset if offset is not None else row["warc_offset"]
+            _uri, headers, body = read_record(folder, row["warc_file"], int(offset))
             ct = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
-            text, _enc = decode_body(body, ct, row.get("encoding"))
+            # the rendered DOM was serialised as UTF-8 whatever the raw page's encoding was
+            enc = "utf-8" if offset != row["warc_offset"] else row.get("encoding")
+            text, _enc = decode_body(body, ct, enc)
             return parse_html(text, url)
         except (OSError, ValueError):
             pass  # fall back to the stored text
