@@ -177,13 +177,34 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
         excluded={k: stats.exclusion_note(cfg.get("exclusions"), k, code_names)
                   for k in ("mean_sd", "zscore", "progress")},
         coverage=_coverage(tree, leaves_long, d, groups), awards=_awards(d, index_ids, labels),
-        tree_rows=_tree_rows(tree, groups),
+        tree_rows=_tree_rows(tree, groups), crawl=crawl_coverage(store, run["campaign"]),
         uncrawled=d[d["pages"] == 0].to_dict("records") if "pages" in d else [],
         details=_details(store, run["campaign"], tree, d, leaves_long))
     paths["report.html"] = out / "report.html"
     paths["report.html"].write_text(html, encoding="utf-8")
     # the PNG charts sit beside report.html; the main files are what callers print
     return {k: paths[k] for k in ["report.html", "targets.csv", "leaves.csv", "report.xlsx"]}
+
+
+def crawl_coverage(store: Store, campaign: str) -> dict:
+    """What the crawl collected: pages by kind and by path (plain HTTP or browser), failures by reason."""
+    q = store.conn.execute
+    total = q("select count(*) from pages where campaign = ?", [campaign]).fetchone()[0]
+    by_via = dict(q("select coalesce(via, 'http'), count(*) from pages where campaign = ? group by 1",
+                    [campaign]).fetchall())
+    by_kind = dict(q("select coalesce(kind, 'html'), count(*) from pages where campaign = ? group by 1",
+                     [campaign]).fetchall())
+    reasons: dict[str, int] = {}
+    for (reason,) in q("select reason from failures where campaign = ?", [campaign]):
+        key = (reason or "unknown").split(":")[0].strip()[:80]
+        reasons[key] = reasons.get(key, 0) + 1
+    sites = dict(q("select coalesce(status, 'not crawled'), count(*) from sites where campaign = ? group by 1",
+                   [campaign]).fetchall())
+    browser = by_via.get("browser", 0)
+    return {"pages": total, "by_via": by_via, "by_kind": by_kind, "sites": sites,
+            "browser_pages": browser, "browser_share": browser / total if total else 0.0,
+            "failures": sum(reasons.values()),
+            "reasons": sorted(reasons.items(), key=lambda kv: -kv[1])[:12]}
 
 
 def _method_rows(run: dict, cfg: dict, summ: dict, names: dict[str, str],

@@ -53,7 +53,7 @@ def run_demo(args: argparse.Namespace) -> int:
     sites = [s.site_id for s in reg.sites][: args.sites] if args.sites else None
 
     _step(f"{len(reg.targets)} targets, {len(reg.sites)} sites; starting the simulated web")
-    with SimWebProcess(str(registry_path), seed=args.seed, truth_path=str(truth_path)) as web:
+    with SimWebProcess(str(registry_path), seed=args.seed, truth_path=str(truth_path), faults="full") as web:
         _step(f"simulated web listening as proxy {web.proxy_url}; crawling")
         cmd = [sys.executable, "-m", "windvane.cli", "crawl", "--registry", str(registry_path),
                "--proxy", web.proxy_url, "--store", str(store_path), "--campaign", DEMO_CAMPAIGN,
