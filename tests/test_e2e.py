@@ -105,3 +105,9 @@ def test_report_lists_every_target_by_group(campaign):
     assert groups == {"province": 32, "capital": 32, "gdp100": 100}
     html = (campaign["report"] / "report.html").read_text(encoding="utf-8")
     assert "浙江省" in html or "北京市" in html
+    # the subset has script-built and challenged sites: the report says how many pages needed the browser
+    with Store(campaign["store"]) as st:
+        browser = st.conn.execute("select count(*) from pages where via = 'browser'").fetchone()[0]
+        total = st.conn.execute("select count(*) from pages").fetchone()[0]
+    assert 0 < browser < total * 0.1
+    assert f"<tr><th>pages that needed the browser</th><td class=\"n\">{browser} (" in html
