@@ -364,6 +364,12 @@ def _attachment_only(m: SiteModel, leaf_id: str, r: random.Random) -> None:
     lt.attachments.append(att.path)
     lt.how.append(f"attachment:{fmt}")
     lt.reach.append("attachment")
+    # other leaves the same document also meets (a 授权运营办法 is also a data regulation) now
+    # find it in the attachment too
+    for other_id, other in m.leaves.items():
+        if other is not lt and f"item:{it.key}" in other.refs and att.path not in other.refs:
+            other.refs.append(att.path)
+            other.attachments.append(att.path)
     if "attachment_only" not in m.faults:
         m.faults.append("attachment_only")
     m.fault_details.append({"kind": "attachment_only", "leaf": leaf_id, "format": fmt,

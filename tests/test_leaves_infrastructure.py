@@ -38,7 +38,7 @@ def campaign(tmp_path_factory) -> dict:
     pick = pick_sites()
     store = tmp / "store.db"
     truth = tmp / "truth.json"
-    with SimWebProcess(str(DEFAULT_REGISTRY), seed=2023, truth_path=str(truth)) as web:
+    with SimWebProcess(str(DEFAULT_REGISTRY), seed=2023, truth_path=str(truth), faults="full") as web:
         args = ["crawl", "--proxy", web.proxy_url, "--store", str(store), "--campaign", CAMPAIGN,
                 "--as-of", "2023-10-31", "--quiet"]
         for s in pick:
