@@ -284,9 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--port", type=int, default=8899)
     sc.add_argument("--seed", type=int, default=2023)
     sc.add_argument("--truth", default=None, help="write the truth table to this JSON file")
-    sc.add_argument("--faults", choices=["basic", "full"], default="basic",
-                    help="basic: today's portals; full: add JS-built menus, cookie challenges, attachment-only "
-                         "documents, charset faults, oversized and stalling pages (see simweb/faults.py)")
+    sc.add_argument("--faults", choices=["basic", "full"], default="full",
+                    help="full (default, as `windvane demo` uses): portals with JS-built menus, cookie challenges, attachment-only "
+                         "documents, charset faults, oversized and stalling pages (see simweb/faults.py); basic: without them")
     sc.set_defaults(func=cmd_simweb_serve)
 
     sp = sub.add_parser("audit", help="serve the audit UI")
