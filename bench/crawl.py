@@ -2,7 +2,8 @@
 
 Starts the simulated web (simweb.server.SimWebProcess) for the first ``--sites``
 sites of the registry, crawls them once with a plain Scrapy spider (the same
-settings, the same link extraction and host/depth/page limits, nothing stored)
+settings but none of windvane's downloader middlewares except the proxy one, the same
+link extraction and host/depth/page limits, nothing stored)
 and once with ``windvane crawl`` into a fresh store, both as subprocesses, and
 prints ``name: value`` lines, the headline ratio last::
 
@@ -87,6 +88,8 @@ def run_plain(args: argparse.Namespace) -> int:
 
     settings = scrapy_settings(opts)
     settings["EXTENSIONS"] = {}
+    # plain Scrapy: none of windvane's downloader middlewares (browser, attachments), only the proxy
+    settings["DOWNLOADER_MIDDLEWARES"] = {"crawlers.extensions.ProxyEverywhereMiddleware": 740}
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(PlainSpider)
     started = time.monotonic()
