@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +100,10 @@ def read_record(folder: Path, file: str, offset: int) -> tuple[str, dict[str, st
     """Read one record back: (target URI, HTTP headers or {}, body bytes)."""
     with open(Path(folder) / file, "rb") as fh:
         fh.seek(offset)
+        quick = _read_quick(fh)
+        if quick is not None:
+            return quick
+        fh.seek(offset)
         for rec in ArchiveIterator(fh):
             if rec.http_headers:
                 headers = dict(rec.http_headers.headers)
@@ -106,3 +111,70 @@ def read_record(folder: Path, file: str, offset: int) -> tuple[str, dict[str, st
                 headers = {"Content-Type": rec.rec_headers.get_header("Content-Type") or ""}
             return rec.rec_headers.get_header("WARC-Target-URI"), headers, rec.content_stream().read()
     raise ValueError(f"{folder / file}: no WARC record at offset {offset}")
+
+
+def _header_lines(block: bytes, pos: int) -> tuple[list[str], int] | None:
+    """The header lines of ``block`` from ``pos`` up to the empty line, and where the rest
+    starts; None for anything the plain reading is not sure of (non-ASCII, folded lines)."""
+    lines: list[str] = []
+    while True:
+        nl = block.find(b"\n", pos)
+        if nl < 0:
+            return None
+        raw = block[pos:nl].rstrip(b"\r\n")
+        pos = nl + 1
+        if not raw:
+            return (lines, pos) if lines else None
+        if not raw.isascii() or (lines and raw[:1] in (b" ", b"\t")):
+            return None
+        lines.append(raw.decode("ascii"))
+
+
+def _pairs(lines: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if sep:
+            out.append((name.rstrip(" \t"), value.lstrip()))
+    return out
+
+
+def _read_quick(fh: io.BufferedReader) -> tuple[str, dict[str, str], bytes] | None:
+    """The record at ``fh``'s position read by hand (one gzip member: WARC headers, HTTP
+    headers, body), as warcio reads it; None when the record is anything but a plain
+    response or resource record, and warcio reads it instead."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    parts: list[bytes] = []
+    try:
+        while not d.eof:
+            chunk = fh.read(1 << 16)
+            if not chunk:
+                return None
+            parts.append(d.decompress(chunk))
+    except zlib.error:
+        return None
+    data = b"".join(parts)
+    got = _header_lines(data, 0)
+    if got is None or not got[0][0].startswith("WARC/"):
+        return None
+    warc = {k.lower(): v for k, v in _pairs(got[0][1:])}
+    try:
+        length = int(warc.get("content-length", ""))
+    except ValueError:
+        return None
+    block = data[got[1]:got[1] + length]
+    if len(block) != length:
+        return None
+    kind = warc.get("warc-type", "").lower()
+    uri = warc.get("warc-target-uri")
+    if kind == "resource":
+        return uri, {"Content-Type": warc.get("content-type", "")}, block  # type: ignore[return-value]
+    if kind != "response" or not warc.get("content-type", "").lower().startswith("application/http"):
+        return None
+    http = _header_lines(block, 0)
+    if http is None or not http[0][0].upper().startswith("HTTP/"):
+        return None
+    headers = _pairs(http[0][1:])
+    if any(k.lower() in ("content-encoding", "transfer-encoding") for k, _v in headers):
+        return None  # warcio decodes those: let it
+    return uri, dict(headers), block[http[1]:]  # type: ignore[return-value]

@@ -9,6 +9,9 @@
   ``title``) and its span in that text, the text segments the metadata reader uses, and the
   policy-document metadata (lazily, see ``extractors.document``).
 * ``visible_text(html)`` is the text that offsets of evidence refer to.
+* the keyword prefilter: a matcher registers the words one of which any match of its regex
+  must contain (``required_literals``); ``PageDoc.has_any`` answers from one Aho-Corasick
+  scan per page and haystack, so a rule whose words are absent skips the page (same hits).
 * ``run_rules(page, ruleset, ctx)`` evaluates every rule of the rule set over the page and
   returns :class:`Finding` objects (leaf, rule, version, points, snippet, offsets, values,
   checks).
@@ -19,8 +22,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import lxml.etree
 import lxml.html
@@ -80,9 +84,37 @@ class PageDoc:
     _doc: Any = None
     _doc_done: bool = False
 
+    _host: str | None = None
+    _present: dict = field(default_factory=dict)
+
     @property
     def host(self) -> str:
-        return (urlsplit(self.url).hostname or "").lower()
+        """The page URL's host, lower-cased (computed once: every link rule asks for it)."""
+        if self._host is None:
+            self._host = (urlsplit(self.url).hostname or "").lower()
+        return self._host
+
+    def has_any(self, where: str, words: frozenset[str]) -> bool:
+        """Whether one of ``words`` (registered with :func:`register_literals`) occurs in the
+        haystack ``where``: ``text`` (the visible text), ``title``, ``labels`` (every link label)
+        or ``elements`` (the whole tree's text, whitespace-collapsed). One keyword scan per
+        haystack and page finds every registered word; a matcher whose required words are all
+        absent cannot match, and skips the page."""
+        found = self._present.get(where)
+        if found is None:
+            found = self._present[where] = _scan_literals(self._haystack(where))
+        return not found.isdisjoint(words)
+
+    def _haystack(self, where: str) -> str:
+        if where == "text":
+            return self.text
+        if where == "title":
+            return self.title
+        if where == "labels":
+            return "\n".join(lk.label for lk in self.links)
+        if where == "elements":
+            return _WS.sub(" ", self.root.text_content()) if self.root is not None else ""
+        raise ValueError(f"unknown haystack {where!r}")
 
     @property
     def document(self) -> DocumentInfo | None:
@@ -92,6 +124,88 @@ class PageDoc:
             self._doc = read_document(self)
             self._doc_done = True
         return self._doc
+
+
+# --- the keyword prefilter ------------------------------------------------------------------
+_LITERALS: set[str] = set()
+_AUTOMATON: Any = None  # pyahocorasick automaton over _LITERALS (rebuilt when words are added)
+
+
+def register_literals(words: frozenset[str] | None) -> frozenset[str] | None:
+    """Make ``words`` known to the per-page keyword scan (matchers register theirs when compiled)."""
+    global _AUTOMATON
+    if words and not words <= _LITERALS:
+        _LITERALS.update(words)
+        _AUTOMATON = None
+    return words
+
+
+def _scan_literals(hay: str) -> frozenset[str]:
+    """Every registered word occurring in ``hay`` (overlaps included), in one Aho-Corasick pass."""
+    global _AUTOMATON
+    if not hay or not _LITERALS:
+        return frozenset()
+    try:
+        import ahocorasick
+    except ImportError:  # pragma: no cover - pyahocorasick missing: slower, same answer
+        return frozenset(w for w in _LITERALS if w in hay)
+    if _AUTOMATON is None:
+        auto = ahocorasick.Automaton()
+        for w in _LITERALS:
+            auto.add_word(w, w)
+        auto.make_automaton()
+        _AUTOMATON = auto
+    return frozenset(w for _end, w in _AUTOMATON.iter(hay))
+
+
+def required_literals(pattern: re.Pattern | None) -> frozenset[str] | None:
+    """Words one of which every match of ``pattern`` must contain, or None if none can be told.
+
+    Read from the parsed regex: a sequence needs any of its parts' words (the best part is
+    kept), an alternation the union of its branches' words, a repeat of at least one its
+    item's; anything else (classes, case-insensitive groups, back references) tells nothing.
+    """
+    if pattern is None or pattern.flags & re.IGNORECASE:
+        return None
+    try:
+        from re import _parser as sre_parse  # type: ignore[attr-defined]
+        parsed = sre_parse.parse(pattern.pattern, pattern.flags)
+    except Exception:  # noqa: BLE001 - an unreadable pattern just gets no prefilter
+        return None
+    words = _required_seq(list(parsed))
+    return frozenset(words) if words else None
+
+
+def _required_seq(items: list) -> set[str] | None:
+    from re import _constants as c  # type: ignore[attr-defined]
+
+    cands: list[set[str]] = []
+    run: list[str] = []
+    for op, av in items:
+        if op is c.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            cands.append({"".join(run)})
+            run = []
+        got: set[str] | None = None
+        if op is c.SUBPATTERN:
+            if not (av[1] & re.IGNORECASE):
+                got = _required_seq(list(av[3]))
+        elif op is c.BRANCH:
+            subs = [_required_seq(list(b)) for b in av[1]]
+            got = None if any(not s for s in subs) else set().union(*subs)
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)) and av[0] >= 1:
+            got = _required_seq(list(av[2]))
+        elif op is getattr(c, "ATOMIC_GROUP", None):
+            got = _required_seq(list(av))
+        if got:
+            cands.append(got)
+    if run:
+        cands.append({"".join(run)})
+    if not cands:
+        return None
+    return max(cands, key=lambda ws: (min(len(w) for w in ws), -len(ws)))
 
 
 _SKIP = {"script", "style", "noscript", "template", "head", "title", "meta", "link", "object",
@@ -133,6 +247,10 @@ class _Builder:
 
     def add(self, s: str | None) -> None:
         if not s:
+            return
+        if s.isspace():  # indentation between tags (most text nodes): at most a space owed
+            if self.n and not self.pending:
+                self.pending = " "
             return
         s2 = _WS.sub(" ", s)
         if s2.startswith(" ") and self.n and not self.pending:
@@ -204,6 +322,27 @@ def _flattened_root(html: str) -> lxml.html.HtmlElement | None:
     return root
 
 
+@lru_cache(maxsize=1 << 16)
+def _join_host(base: str, href: str) -> tuple[str, str]:
+    absolute = urljoin(base, href)
+    return absolute, (urlsplit(absolute).hostname or "").lower()
+
+
+def _resolve(base: str, base_parts: SplitResult | None, href: str) -> tuple[str, str]:
+    """(absolute URL, its lower-cased host) of ``href`` on a page whose base URL is ``base``.
+
+    The same as ``urljoin`` + ``urlsplit``, cached across pages: an href with a scheme or a
+    root-relative one does not depend on the base's path, so the menus and footers every page
+    of a site repeats are resolved once per site.
+    """
+    if base_parts is not None and base_parts.scheme in ("http", "https") and base_parts.netloc:
+        if href.startswith(("http://", "https://", "//")):
+            return _join_host(f"{base_parts.scheme}://{base_parts.netloc}/", href)
+        if href.startswith("/"):
+            return _join_host(f"{base_parts.scheme}://{base_parts.netloc}/", href)
+    return _join_host(base, href)
+
+
 def parse_html(html: str, url: str = "") -> PageDoc:
     """Parse an HTML document (however broken) into a PageDoc, once."""
     html = html.lstrip("\ufeff")
@@ -242,11 +381,12 @@ def parse_html(html: str, url: str = "") -> PageDoc:
 
     # an explicit stack, not recursion: broken pages nest thousands of unclosed tags
     body = root.find("body")
-    stack: list[tuple[object, int, int]] = [(body if body is not None else root, 0, 0)]
+    # items: (element, None, 0) to open, (element, (tag, kind), start offset) to close
+    stack: list[tuple[Any, tuple[str, str] | None, int]] = [(body if body is not None else root, None, 0)]
     while stack:
-        el, phase, start = stack.pop()
-        tag = el.tag.lower() if isinstance(el.tag, str) else ""
-        if phase == 0:
+        el, opened, start = stack.pop()
+        if opened is None:
+            tag = el.tag.lower() if isinstance(el.tag, str) else ""
             if not tag or tag in _SKIP:  # comments, scripts...: only the tail is content
                 b.add(el.tail)
                 continue
@@ -254,11 +394,10 @@ def parse_html(html: str, url: str = "") -> PageDoc:
             b.boundary(kind)
             start = b.n + (1 if b.pending else 0)
             b.add(el.text)
-            stack.append((el, 1, start))
-            for child in reversed(el):
-                stack.append((child, 0, 0))
+            stack.append((el, (tag, kind), start))
+            stack.extend((child, None, 0) for child in reversed(el))
             continue
-        kind = "inline" if tag in _INLINE else "cell" if tag in _CELL else "block"
+        tag, kind = opened
         end = b.n
         if tag == "a" or (tag == "area" and el.get("href")):
             href = (el.get("href") or "").strip()
@@ -283,17 +422,21 @@ def parse_html(html: str, url: str = "") -> PageDoc:
     b.close_segment()
     text = b.text()
     links = []
+    try:
+        base_parts: SplitResult | None = urlsplit(base) if base else None
+    except ValueError:  # a malformed base: every link is resolved (and rejected) on its own
+        base_parts = None
     for label, href, s, e in raw_links:
         try:
-            absolute = urljoin(base, href)
+            absolute, host = _resolve(base, base_parts, href)
         except ValueError:
             continue
         s, e = min(s, len(text)), min(max(s, e), len(text))
         while s < e and text[s] in " \n":
             s += 1
-        links.append(Link(label, absolute, s, e, (urlsplit(absolute).hostname or "").lower()))
+        links.append(Link(label, absolute, s, e, host))
     segments = [Segment(text[s:e], s, e, blk) for s, e, blk in b.segments
-                if e > s and not any(a <= s and e <= z for a, z in form_spans)]
+                if e > s and not (form_spans and any(a <= s and e <= z for a, z in form_spans))]
     page = PageDoc(url, title, text, links, segments, meta, h1, "html")
     page.root = root
     return page

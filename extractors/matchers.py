@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from extractors.engine import Context, PageDoc
+from extractors.engine import Context, PageDoc, register_literals, required_literals
 
 ARTICLE_PATH = re.compile(
     r"/art/\d{4}/|/art_\d+|/t\d{8}_\d+|/content/post_\d+|/\d{6}/t\d+|content_\d{3,}|/\d{4}-\d{2}/\d{2}/"
@@ -88,8 +88,12 @@ class LinkMatcher(Matcher):
         self.not_article = bool(spec.get("not_article"))
         if not (self.text or self.href or self.host):
             raise MatchError(path, "a link matcher needs at least one of text, href, host")
+        # words one of which a label must contain to match ``text`` (None: no prefilter)
+        self.words = register_literals(required_literals(self.text))
 
     def evaluate(self, page: PageDoc, ctx: Context) -> list[Hit]:
+        if self.words is not None and not page.has_any("labels", self.words):
+            return []
         out = []
         page_host = page.host
         for link in page.links:
@@ -110,14 +114,22 @@ class LinkMatcher(Matcher):
                 continue
             if self.other_host and (not link.host or link.host == page_host):
                 continue
-            if self.not_article:
-                parts = urlsplit(link.href)
-                if ARTICLE_PATH.search(parts.path + ("?" + parts.query if parts.query else "")):
-                    continue
+            if self.not_article and is_article(link):
+                continue
             snippet = page.text[link.start:link.end] if link.end > link.start else label
             out.append(Hit(snippet or label, link.start, link.end,
                            {"link_text": label, "href": link.href}))
         return out
+
+
+def is_article(link: object) -> bool:
+    """Whether a link's path (and query) looks like a news/article page (computed once per link)."""
+    cached = getattr(link, "_article", None)
+    if cached is None:
+        parts = urlsplit(link.href)  # type: ignore[attr-defined]
+        cached = bool(ARTICLE_PATH.search(parts.path + ("?" + parts.query if parts.query else "")))
+        link._article = cached  # type: ignore[attr-defined]
+    return cached
 
 
 class TextMatcher(Matcher):
@@ -135,8 +147,11 @@ class TextMatcher(Matcher):
         self.where = spec.get("in", "text")
         if self.where not in ("text", "title"):
             raise MatchError(path + ("in",), f"'in' must be text or title, not {self.where!r}")
+        self.words = register_literals(required_literals(self.pattern))
 
     def evaluate(self, page: PageDoc, ctx: Context) -> list[Hit]:
+        if self.words is not None and not page.has_any(self.where, self.words):
+            return []
         text = page.text if self.where == "text" else page.title
         out = []
         spans = [(lk.start, lk.end) for lk in page.links if lk.end > lk.start] if self.not_in_link else []

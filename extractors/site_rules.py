@@ -35,7 +35,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-from extractors.engine import Context, PageDoc, parse_date
+from extractors.engine import Context, PageDoc, parse_date, register_literals, required_literals
 from extractors.matchers import KINDS, LEAF_KINDS, Hit, Matcher, MatchError, build, compile_regex
 
 PAGE_KINDS = ("home", "document", "list", "article", "probe", "other")
@@ -111,10 +111,15 @@ class CssMatcher(Matcher):
         self.max_text = spec.get("max_text")
         if self.pattern is not None and not self.attr:
             raise MatchError(path + ("pattern",), "'pattern' needs 'attr' (the attribute it applies to)")
+        # an element's collapsed text is a part of the whole tree's: without one of these words
+        # there, no element's text can match ``text``
+        self.words = register_literals(required_literals(self.text))
 
     def evaluate(self, page: PageDoc, ctx: Context) -> list[Hit]:
         root = getattr(page, "root", None)
         if root is None:
+            return []
+        if self.words is not None and not page.has_any("elements", self.words):
             return []
         out = []
         for el in self.selector(root):
