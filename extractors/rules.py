@@ -22,6 +22,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+import extractors.matchers_dates  # noqa: F401  (registers the reply_times matcher)
 from extractors import site_rules  # noqa: F401  (registers css, page, http, doc_field and site matchers)
 from extractors.matchers import Matcher, MatchError, build
 from extractors.model import Node, Tree

@@ -384,3 +384,7 @@ FEATURES += COORDINATION_FEATURES
 from simweb.features_infrastructure import FEATURES_INFRASTRUCTURE  # noqa: E402  (issue 3, batch B)
 
 FEATURES += FEATURES_INFRASTRUCTURE
+
+from simweb.features_extra import FEATURES_EXTRA  # noqa: E402  (issue 3, batch C)
+
+FEATURES += FEATURES_EXTRA

@@ -40,6 +40,7 @@ from cryptography.x509.oid import NameOID
 from evidence.registry import Registry, load_registry
 from simweb import files
 from simweb.faults import challenge_passed, challenge_response, encode_page, find_raw
+from simweb.features_extra import not_found
 from simweb.generate import SimWeb, trap_page, write_truth
 from simweb.model import Raw, SiteModel
 
@@ -186,7 +187,12 @@ class SimWebServer:
                 return _html(200, "OK", trap, m.encoding)
             page = m.pages.get(path.partition("?")[0])  # static pages ignore the query string
         if page is None:
-            return _html(404, "Not Found", NOT_FOUND)
+            own = not_found(m, path)  # error_page leaf: the site's own 404 page or a soft 404 (unlinked paths)
+            if own is None or not own[1]:
+                return _html(404, "Not Found", NOT_FOUND)
+            if own[0] == 302:
+                return Response(302, "Found", b"", [("Location", f"{m.base}{own[1]}")])
+            return _html(own[0], "OK" if own[0] == 200 else "Not Found", own[1], own[2])
         body, ctype = encode_page(m, path, page.kind, m.family.render(m, page))
         return Response(200, "OK", body, [("Content-Type", ctype), *m.ident.get("http_headers", [])])
 
