@@ -366,7 +366,7 @@ def _attachment_only(m: SiteModel, leaf_id: str, r: random.Random) -> None:
     lt.reach.append("attachment")
     # other leaves the same document also meets (a 授权运营办法 is also a data regulation) now
     # find it in the attachment too
-    for other_id, other in m.leaves.items():
+    for other in m.leaves.values():
         if other is not lt and f"item:{it.key}" in other.refs and att.path not in other.refs:
             other.refs.append(att.path)
             other.attachments.append(att.path)
