@@ -13,16 +13,23 @@ Two independent questions, answered from the bytes Scrapy fetched (no browser ne
     only strengthen the verdict. A positive sentinel guards the other side: a page with
     real visible text (``_REAL_TEXT`` characters or more) is never a challenge.
 
-``script_built_reason(root, static_links)``
-    Is part of this page's link structure built by script? Signals, from inline scripts:
-    ``document.write``/``writeln`` of markup or of an encoded string (``decodeURIComponent``,
-    ``unescape``), ``createElement("a")``, ``innerHTML``/``appendChild`` fed from an
-    ``XMLHttpRequest``/``fetch``/``$.ajax``/``$.getJSON`` answer, or a script array of objects
-    with ``url``/``href`` fields handed to a DOM builder. A page with almost no static
-    ``<a href>`` links (fewer than ``_FEW_LINKS``) and any DOM-building script is also
-    rendered. Analytics and badge loaders (``createElement("script")`` alone) are not signals.
+``script_built_reason(root, static_links, url=None)``
+    Does the static page lack links that its scripts build? Judged per inline script
+    from what the script puts into the DOM (``document.write``/``writeln``, ``innerHTML``,
+    ``insertAdjacentHTML``, jQuery ``.html``/``.append``, ``createElement("a")`` appended):
+    its string literals are joined and decoded cheaply (JS escapes, ``unescape``'s
+    ``%uXXXX``, ``%XX`` as ``decodeURIComponent``), and a script whose payload names
+    same-site URLs (``href=`` in the markup, ``url``/``href``/``link`` fields of a list)
+    that the static page does not link to, or that builds ``<a>`` elements from fetched
+    data, is a strong signal: the page is rendered. Link building whose targets are not
+    visible (``document.write(variable)``, a link template, fetched HTML put into the
+    DOM) is a weak signal, enough only when the page has few static same-site links
+    (fewer than ``_FEW_SAME_SITE``). A script that only writes a badge, an image or
+    off-site links (the conac 党政机关 badge, ``document.write(unescape(...))`` on nearly
+    every portal) is no signal. A page with almost no static ``<a href>`` links (fewer
+    than ``FEW_LINKS``) and any script is also rendered.
 
-``script_fingerprint(root)`` hashes the page's link-building inline scripts, so the
+``script_fingerprint(root, url=None)`` hashes the page's link-building inline scripts, so the
 crawler renders one page per distinct script and host: a navigation bar that a script
 builds on every page of a site is rendered once, not on every page.
 
@@ -35,13 +42,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
 
 # statuses behind which the usual challenges and interstitials come
 CHALLENGE_STATUSES = {202, 403, 405, 406, 412, 418, 429, 503, 521, 555}
 _SMALL_BODY = 24 * 1024  # a challenge shell is a few KB at most; 瑞数 shells reach ~20 KB with the inline VM
 _REAL_TEXT = 200  # visible characters that make a page "real content"
-_FEW_LINKS = 3
+FEW_LINKS = 3  # a page with fewer static links and any script is rendered (near-empty shell)
 
 _SET_COOKIE_JS = re.compile(r"document\s*\.\s*cookie\s*=|\[\s*['\"]cookie['\"]\s*\]\s*=", re.I)
 _RELOAD_JS = re.compile(r"location\s*\.\s*(?:reload|replace|assign)\s*\(|location(?:\s*\.\s*href)?\s*=[^=]"
@@ -92,15 +101,22 @@ def challenge_reason(status: int, headers: dict[str, str] | None, body: bytes) -
 
 
 # --- script-built pages ---------------------------------------------------------------------------
-_WRITE_MARKUP = re.compile(r"document\s*\.\s*write(?:ln)?\s*\(\s*(?:['\"][^'\"]*<\s*(?:a|li|div|ul|span)\b"
-                           r"|decodeURIComponent|unescape|atob|[A-Za-z_$][\w$]*\s*\))", re.I)
-_CREATE_A = re.compile(r"createElement\s*\(\s*['\"](?:a|li|ul)['\"]\s*\)", re.I)
+_FEW_SAME_SITE = 10  # below this many static same-site links, a weak link-building signal is enough
+_MAX_SCRIPT = 400_000  # characters of one inline script examined (a bundled library is not navigation)
+_STR_LIT = re.compile(r'"((?:[^"\\\n]|\\.)*)"|\'((?:[^\'\\\n]|\\.)*)\'|`((?:[^`\\]|\\.)*)`', re.S)
+_JS_ESC = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|(.))", re.S)
+_PCT_U = re.compile(r"%u([0-9a-fA-F]{4})")
+_HREF_ATTR = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))""", re.I)
+_URL_FIELD = re.compile(r"""['"]?\b(?:url|href|link|path)['"]?\s*:\s*(?:"([^"]{1,300})"|'([^']{1,300})')""", re.I)
+_LINK_MARKUP = re.compile(r"<\s*a\b", re.I)
+_HTML_SINK = re.compile(r"document\s*\.\s*write(?:ln)?\s*\(|\.(?:inner|outer)HTML\s*\+?=|insertAdjacentHTML\s*\("
+                        r"|\.(?:html|append|prepend|after|before)\s*\(", re.I)
+_CREATE_A = re.compile(r"createElement\s*\(\s*['\"]a['\"]\s*\)", re.I)
+_NODE_SINK = re.compile(r"\.(?:appendChild|insertBefore|append|prepend|replaceChildren)\s*\(", re.I)
+_WRITE_VAR = re.compile(r"document\s*\.\s*write(?:ln)?\s*\(\s*[A-Za-z_$][\w$.]*\s*\)", re.I)
 _FETCHES = re.compile(r"XMLHttpRequest|\bfetch\s*\(|\$\s*\.\s*(?:ajax|get|getJSON|post)\s*\(|\.load\s*\(['\"]",
                       re.I)
-_DOM_SINK = re.compile(r"\.innerHTML\s*=|\.insertAdjacentHTML\s*\(|\.appendChild\s*\(|\.append\s*\(|\.html\s*\(",
-                       re.I)
-_URL_ARRAY = re.compile(r"[\[{,]\s*['\"]?(?:url|href|link)['\"]?\s*:\s*['\"][^'\"]{1,300}['\"]", re.I)
-_DOM_ANY = re.compile(r"document\s*\.\s*write|createElement\s*\(|\.innerHTML\s*=|\.appendChild\s*\(", re.I)
+_NOT_LINK = ("javascript:", "#", "mailto:", "tel:", "data:", "about:", "blob:")
 
 
 def _inline_scripts(root: Any) -> list[str]:
@@ -117,36 +133,140 @@ def _inline_scripts(root: Any) -> list[str]:
     return out
 
 
-def _builds_links(js: str) -> str | None:
-    if _WRITE_MARKUP.search(js):
-        return "document.write of markup"
-    if _CREATE_A.search(js):
-        return "createElement of links"
-    if _FETCHES.search(js) and _DOM_SINK.search(js):
-        return "fetched content put into the DOM"
-    if _URL_ARRAY.search(js) and _DOM_SINK.search(js):
-        return "a script list of links put into the DOM"
+def _js_unescape(m: re.Match[str]) -> str:
+    hx, u, ch = m.groups()
+    if hx or u:
+        return chr(int(hx or u, 16))
+    return {"n": "\n", "t": "\t", "r": "\r"}.get(ch, ch)
+
+
+def _payload(js: str) -> str:
+    """The script's string literals, joined in order and decoded as the browser would.
+
+    JavaScript escapes (``\\xNN``, ``\\uNNNN``), then ``%uXXXX`` (``unescape``) and ``%XX``
+    (``unescape``/``decodeURIComponent``, read as UTF-8): enough to see the markup that a
+    ``document.write(unescape("%3Ca href..."))`` or an array of encoded parts produces.
+    Joining first keeps a URL whose escapes were split across parts in one piece.
+    """
+    parts = [a or b or c for a, b, c in _STR_LIT.findall(js[:_MAX_SCRIPT])]
+    text = _JS_ESC.sub(_js_unescape, "".join(p for p in parts if p))
+    if "%" in text:
+        text = unquote(_PCT_U.sub(lambda m: chr(int(m.group(1), 16)), text), errors="replace")
+    return text
+
+
+def _site_of(host: str) -> str:
+    host = host.lower().split(":")[0]
+    return host[4:] if host.startswith("www.") else host
+
+
+@dataclass
+class _Page:
+    """What the script judgements need to know about the page: its site and its static links."""
+
+    root: Any
+    site: str | None  # host without "www.", None if the page URL is unknown
+    url: str | None
+    _static: set[str] | None = None
+
+    @property
+    def static(self) -> set[str]:
+        """The page's static same-site links, resolved (computed on first use: most pages never ask)."""
+        if self._static is None:
+            self._static = set()
+            for a in self.root.iter("a"):
+                u = self.same_site(a.get("href") or "")
+                if u:
+                    self._static.add(u)
+        return self._static
+
+    def same_site(self, href: str) -> str | None:
+        """``href`` resolved, if it is a link to this site (relative, or a host of the site); else None."""
+        h = href.strip()
+        if not h or h.lower().startswith(_NOT_LINK) or "+" in h and ("'" in h or '"' in h):
+            return None
+        absolute = h.startswith("//") or bool(re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", h))
+        if absolute:
+            if not h.lower().startswith(("http:", "https:", "//")):
+                return None
+            if self.site is not None:
+                host = _site_of(urlsplit(h if not h.startswith("//") else "http:" + h).netloc)
+                if host != self.site and not host.endswith("." + self.site):
+                    return None
+        return urljoin(self.url, h) if self.url else h
+
+
+def _static_page(root: Any, url: str | None) -> _Page:
+    return _Page(root=root, site=_site_of(urlsplit(url).netloc) if url else None, url=url)
+
+
+def _judge_script(js: str, page: _Page) -> tuple[int, str] | None:
+    """(2 = strong, 1 = weak, why) if this inline script builds links, else None.
+
+    Strong: the script puts markup or a list of links into the DOM and its (decoded)
+    literals name same-site URLs that the static page does not link to, or it builds
+    ``<a>`` elements from fetched data. Weak: it builds links whose targets are not visible
+    (``document.write(variable)``, a link template or ``createElement("a")`` fed from
+    elsewhere, fetched HTML put into the DOM). A script that only writes a badge, an image
+    or off-site links (the conac 党政机关 badge on nearly every portal) is neither.
+    """
+    html_sink = bool(_HTML_SINK.search(js))
+    node_sink = bool(_CREATE_A.search(js)) and bool(_NODE_SINK.search(js))
+    if not html_sink and not node_sink:
+        return None
+    text = _payload(js)
+    hrefs = [a or b or c for a, b, c in _HREF_ATTR.findall(text)]
+    fields = [a or b for a, b in _URL_FIELD.findall(text)]
+    named = {u for u in (page.same_site(h) for h in hrefs + fields) if u}
+    new = named - page.static if named else named
+    if new:
+        return 2, f"script writes {len(new)} same-site link(s) not in the static page"
+    fetches = bool(_FETCHES.search(js))
+    if node_sink and fetches:
+        return 2, "links built from fetched data (createElement(\"a\"))"
+    if node_sink and not fields:
+        return 1, "createElement(\"a\") from data not in the page"
+    if html_sink and _LINK_MARKUP.search(text) and not any(h.strip() for h in hrefs):
+        return 1, "a link template put into the DOM"
+    if _WRITE_VAR.search(js):
+        return 1, "document.write of a variable"
+    if html_sink and fetches:
+        return 1, "fetched content put into the DOM"
     return None
 
 
-def script_built_reason(root: Any, static_links: int) -> str | None:
-    """Why this parsed HTML page should be rendered to see all its links, or None."""
-    scripts = _inline_scripts(root)
-    for js in scripts:
-        why = _builds_links(js)
-        if why:
-            return f"script-built links ({why})"
-    if static_links < _FEW_LINKS and (any(_DOM_ANY.search(js) for js in scripts) or root.find(".//script") is not None):
+def _judgements(root: Any, url: str | None) -> tuple[_Page, list[tuple[int, str, str]]]:
+    page = _static_page(root, url)
+    out = []
+    for js in _inline_scripts(root):
+        j = _judge_script(js, page)
+        if j:
+            out.append((j[0], j[1], js))
+    return page, out
+
+
+def script_built_reason(root: Any, static_links: int, url: str | None = None) -> str | None:
+    """Why this parsed HTML page should be rendered to see all its links, or None.
+
+    ``static_links`` counts the page's ``<a href>`` links; ``url`` (the page's URL) tells
+    same-site links from off-site ones (without it, every absolute link counts as same-site).
+    """
+    page, judged = _judgements(root, url)
+    strong = [why for level, why, _ in judged if level >= 2]
+    if strong:
+        return f"script-built links ({strong[0]})"
+    if judged and len(page.static) < _FEW_SAME_SITE:
+        return f"script-built links ({judged[0][1]}; {len(page.static)} static same-site links)"
+    if static_links < FEW_LINKS and root.find(".//script") is not None:
         return f"near-empty page ({static_links} static links) with scripts"
     return None
 
 
-def script_fingerprint(root: Any) -> str:
+def script_fingerprint(root: Any, url: str | None = None) -> str:
     """Hash of the link-building inline scripts of a page (equal on pages sharing a scripted nav)."""
     h = hashlib.sha256()
-    for js in _inline_scripts(root):
-        if _builds_links(js):
-            h.update(js.strip().encode("utf-8", "replace"))
+    for _, _, js in _judgements(root, url)[1]:
+        h.update(js.strip().encode("utf-8", "replace"))
     return h.hexdigest()[:16]
 
 

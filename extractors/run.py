@@ -18,8 +18,9 @@ from evidence.store import Store, now_iso
 from evidence.warc import read_record
 from extractors.document import TargetNames
 from extractors.engine import DEFAULT_AS_OF, Context, PageDoc, decode_body, parse_html, parse_text, run_rule
+from extractors.matchers import AllMatcher, AnyMatcher, NotMatcher
 from extractors.rules import RuleSet
-from extractors.site_rules import is_site_rule, page_info, run_site_rule
+from extractors.site_rules import HttpMatcher, PageMatcher, is_site_rule, page_info, run_site_rule
 
 _HTML_TYPES = ("html", "xml")
 
@@ -77,6 +78,25 @@ def site_targets(registry, site_id: str) -> TargetNames | None:
 MAX_PER_RULE = 5
 
 
+def _http_facts_only(matcher: object) -> bool:
+    """True if every leaf of the matcher tree is an ``http`` or ``page`` matcher (no page content)."""
+    if isinstance(matcher, (HttpMatcher, PageMatcher)):
+        return True
+    if isinstance(matcher, (AllMatcher, AnyMatcher)):
+        return all(_http_facts_only(m) for m in matcher.members)
+    if isinstance(matcher, NotMatcher):
+        return _http_facts_only(matcher.member)
+    return False
+
+
+def _judges_probes(matcher: object) -> bool:
+    """A rule for probe pages: on HTTP facts only, or one that asks for probes (``page: {kind: probe}``)."""
+    if _http_facts_only(matcher):
+        return True
+    members = matcher.members if isinstance(matcher, AllMatcher) else [matcher]
+    return any(isinstance(m, PageMatcher) and m.kinds is not None and "probe" in m.kinds for m in members)
+
+
 def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
             max_per_rule: int = MAX_PER_RULE) -> dict:
     """Run ``ruleset`` over every stored page of ``campaign``; replace its evidence. Returns a summary.
@@ -97,6 +117,9 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
     at = now_iso()
 
     page_rules = [r for r in ruleset.rules if not is_site_rule(r)]
+    # a probe (e.g. http://HOST/) that ends on the home page would repeat its content evidence:
+    # probes are judged only by rules on HTTP facts (http/page matchers), rules asking for probes, site rules
+    probe_rules = [r for r in page_rules if _judges_probes(r.matcher)]
     site_rules = [r for r in ruleset.rules if is_site_rule(r)]
     # site aggregates: records per (site, rule) collected in the page pass, judged after it
     records: dict[tuple[str, str], list] = {}
@@ -135,7 +158,7 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
                 continue
             doc.info = page_info(page)
             urls[page["id"]] = doc.url
-            for rule in page_rules:
+            for rule in probe_rules if probe else page_rules:
                 for f in run_rule(rule, doc, ctx):
                     key = (sid, rule.id)
                     kept[key] = kept.get(key, 0) + 1

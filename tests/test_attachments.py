@@ -42,7 +42,7 @@ def crawl(tmp_path_factory):
         for sid, faults in SITES.items():  # the truth still gives these sites the faults we test
             assert faults <= set(truth["sites"][sid]["faults"]), (sid, truth["sites"][sid]["faults"])
         args = ["crawl", "--proxy", web.proxy_url, "--store", str(store), "--campaign", CAMPAIGN,
-                "--browser", "never", "--timeout", "10", "--json", "--quiet"]
+                "--browser", "never", "--timeout", "10", "--json", "--quiet", "--delay", "0"]
         for sid in SITES:
             args += ["--site", sid]
         p = run_cli(*args, check=True, timeout=240)

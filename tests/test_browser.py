@@ -89,7 +89,8 @@ def crawl(tmp_path_factory):
     db = tmp / "s.db"
     with SimWebProcess(str(reg), seed=2023, truth_path=str(tmp / "truth.json"), faults="full") as web:
         cmd = [WINDVANE, "crawl", "--registry", str(reg), "--proxy", web.proxy_url, "--store", str(db),
-               "--campaign", "t", "--json", "--quiet", "--timeout", "6", "--as-of", "2023-10-31"]
+               "--campaign", "t", "--json", "--quiet", "--timeout", "6", "--as-of", "2023-10-31",
+               "--delay", "0"]
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         killed = None
         deadline = time.monotonic() + 60
@@ -203,3 +204,37 @@ def test_screenshot_of_an_evidence_page(crawl):
     assert ImageStat.Stat(im).stddev[0] > 20  # not blank
     dark = sum(im.histogram()[:128])
     assert dark > 2000  # text drawn (Noto Sans CJK renders the Chinese page; looked at by hand as well)
+
+
+def _judge(body: str, url: str = "https://www.foo.gov.cn/") -> str | None:
+    from lxml import html as lxml_html
+
+    from crawlers.detect import script_built_reason
+    root = lxml_html.fromstring(body)
+    links = sum(1 for a in root.iter("a") if a.get("href"))
+    return script_built_reason(root, links, url=url)
+
+
+STATIC_NAV = '<a href="/zwgk/">政务公开</a><a href="/zwfw/">政务服务</a><a href="/hdjl/">互动交流</a>'
+
+
+def test_badge_and_off_site_writes_are_not_script_built_pages():
+    conac = ("<script type=\"text/javascript\">document.write(unescape(\"%3Cspan id='_ideConac' %3E%3C/span%3E"
+             "%3Cscript src='https://dcs.conac.cn/js/11/000/0000/60429971/CA110000000604299710001.js' "
+             "type='text/javascript'%3E%3C/script%3E\"));</script>")
+    off_site = '<script>document.write(\'<a href="https://bszs.conac.cn/sitename?id=1"><img src="red.png"></a>\');</script>'
+    assert _judge(f"<html><body>{STATIC_NAV}{conac}{off_site}</body></html>") is None
+
+
+def test_encoded_same_site_links_written_by_script_are_detected():
+    encoded = ('<script>document.write(decodeURIComponent("%3Cli%3E%3Ca%20href%3D%22%2Fxxgk%2F%22%3E'
+               '%E4%BF%A1%E6%81%AF%E5%85%AC%E5%BC%80%3C%2Fa%3E%3C%2Fli%3E"));</script>')
+    assert _judge(f"<html><body>{STATIC_NAV}{encoded}</body></html>")
+    legacy = "<script>document.write(unescape(\"%u003Ca href='https://www.foo.gov.cn/col/c1/'%u003E%u653F%u003C/a%u003E\"));</script>"
+    assert _judge(f"<html><body>{STATIC_NAV}{legacy}</body></html>")
+    data = ('<script>var nav=[{"name":"a","url":"/col/c2/"}];var ul=document.getElementById("m");'
+            'nav.forEach(function(n){var a=document.createElement("a");a.href=n.url;ul.appendChild(a);});</script>')
+    assert _judge(f"<html><body>{STATIC_NAV}{data}</body></html>")
+    # the same links already in the static page: nothing more for the browser to find
+    static_same = STATIC_NAV + '<a href="/xxgk/">信息公开</a>'
+    assert _judge(f"<html><body>{static_same}{encoded}</body></html>") is None

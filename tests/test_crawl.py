@@ -32,7 +32,7 @@ province-3,province,s3,丙省,130000,http://www.unreachable.gov.cn/
 
 def run_crawl(tmp: Path, proxy: str, *extra: str, campaign: str = "t") -> dict:
     cmd = [str(WINDVANE) if WINDVANE.exists() else sys.executable, "crawl", "--registry", str(tmp / "reg.csv"),
-           "--proxy", proxy, "--store", str(tmp / "s.db"), "--campaign", campaign, "--json", "--quiet", *extra]
+           "--proxy", proxy, "--store", str(tmp / "s.db"), "--campaign", campaign, "--json", "--quiet", "--delay", "0", *extra]
     if not WINDVANE.exists():
         cmd[1:1] = ["-m", "windvane.cli"]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=ROOT)
@@ -216,7 +216,7 @@ def test_interrupted_crawl_resumes_to_the_same_pages(tmp_path):
     args = ["--depth", "6", "--max-pages", "40"]
     with FixtureWeb(["www.s1.gov.cn", "www.s2.gov.cn"], delay=0.08) as web:
         cmd = [str(WINDVANE), "crawl", "--registry", str(tmp_path / "reg.csv"), "--proxy", web.proxy_url,
-               "--store", str(tmp_path / "s.db"), "--campaign", "i", "--json", "--quiet", *args]
+               "--store", str(tmp_path / "s.db"), "--campaign", "i", "--json", "--quiet", "--delay", "0", *args]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and sum(u.startswith("www.s1") for u in web.log) < 12:

@@ -40,7 +40,7 @@ def campaign(tmp_path_factory) -> dict:
     truth = tmp / "truth.json"
     with SimWebProcess(str(DEFAULT_REGISTRY), seed=2023, truth_path=str(truth), faults="full") as web:
         args = ["crawl", "--proxy", web.proxy_url, "--store", str(store), "--campaign", CAMPAIGN,
-                "--as-of", "2023-10-31", "--quiet"]
+                "--as-of", "2023-10-31", "--quiet", "--delay", "0"]
         for s in pick:
             args += ["--site", s]
         run_cli(*args, check=True, timeout=600)

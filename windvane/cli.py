@@ -217,7 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--depth", type=int, default=4)
     sp.add_argument("--max-pages", type=int, default=400, help="page budget per site")
     sp.add_argument("--concurrency", type=int, default=32, help="requests in flight overall")
-    sp.add_argument("--delay", type=float, default=0.0, help="seconds between requests to one host")
+    sp.add_argument("--delay", type=float, default=1.0,
+                    help="seconds between requests to one host (default 1: polite on real servers; 0 for a local or simulated web)")
     sp.add_argument("--site", action="append", help="crawl only this site_id (repeatable)")
     sp.add_argument("--ignore-robots", action="store_true")
     sp.add_argument("--browser", choices=["auto", "never", "always"], default="auto",

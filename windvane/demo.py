@@ -57,7 +57,7 @@ def run_demo(args: argparse.Namespace) -> int:
         _step(f"simulated web listening as proxy {web.proxy_url}; crawling")
         cmd = [sys.executable, "-m", "windvane.cli", "crawl", "--registry", str(registry_path),
                "--proxy", web.proxy_url, "--store", str(store_path), "--campaign", DEMO_CAMPAIGN,
-               "--as-of", AS_OF]
+               "--as-of", AS_OF, "--delay", "0"]
         for s in sites or []:
             cmd += ["--site", s]
         rc = subprocess.call(cmd, cwd=ROOT)
