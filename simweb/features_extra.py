@@ -27,6 +27,7 @@ import random
 import statistics
 from datetime import date, timedelta
 from html import escape
+from urllib.parse import quote
 
 from simweb.content import AS_OF, DEPTS, news_paragraphs, random_date
 from simweb.model import LeafTruth, Page, SiteModel
@@ -274,7 +275,9 @@ def is_linked(m: SiteModel, path: str) -> bool:
     """Whether any page of the site mentions ``path`` (as written, HTML- or JSON-escaped)."""
     text = site_text(m)
     base = path.partition("?")[0]
-    return any(p in text for p in {path, path.replace("&", "&amp;"), base.replace("/", "\\/"), base})
+    # also as a script writes it: encodeURIComponent / escape turn "/" into %2F (document.write menus)
+    encoded = {quote(base, safe=""), quote(base, safe="").lower(), quote(base, safe="/")}
+    return any(p in text for p in {path, path.replace("&", "&amp;"), base.replace("/", "\\/"), base, *encoded})
 
 
 def not_found(m: SiteModel, path: str) -> tuple[int, str, str] | None:

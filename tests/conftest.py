@@ -29,3 +29,26 @@ def run_cli(*args: str, timeout: float = 600, check: bool = False, env: dict | N
 @pytest.fixture
 def cli():
     return run_cli
+
+
+FULL_CAMPAIGN = "full"
+
+
+@pytest.fixture(scope="session")
+def full_campaign(tmp_path_factory) -> dict:
+    """The whole demo campaign, once per test session: every site of the registry crawled through
+    the simulated web with every fault on, then extracted and scored (run ``r1``)."""
+    from evidence.registry import DEFAULT_REGISTRY, load_registry
+    from simweb.server import SimWebProcess
+    from windvane.truth import load_truth
+
+    tmp = tmp_path_factory.mktemp("full")
+    store = tmp / "store.db"
+    truth = tmp / "truth.json"
+    with SimWebProcess(str(DEFAULT_REGISTRY), seed=2023, truth_path=str(truth), faults="full") as web:
+        run_cli("crawl", "--proxy", web.proxy_url, "--store", str(store), "--campaign", FULL_CAMPAIGN,
+                "--as-of", "2023-10-31", "--delay", "0", "--quiet", check=True, timeout=1800)
+    run_cli("extract", "--store", str(store), check=True, timeout=1200)
+    run_cli("score", "--store", str(store), "--run", "r1", check=True)
+    return {"store": store, "truth": load_truth(truth), "campaign": FULL_CAMPAIGN,
+            "sites": [s.site_id for s in load_registry().sites]}

@@ -9,38 +9,19 @@ from __future__ import annotations
 
 import pytest
 
-from evidence.registry import DEFAULT_REGISTRY, load_registry
 from evidence.store import Store
 from simweb.features_coordination import COORDINATION_FEATURES
-from tests.conftest import run_cli
-from windvane.truth import evaluate, format_quality, load_truth
+from tests.conftest import FULL_CAMPAIGN
+from windvane.truth import evaluate, format_quality
 
-CAMPAIGN = "coord"
+CAMPAIGN = FULL_CAMPAIGN  # the session-wide full demo campaign (tests/conftest.py)
 LEAVES = sorted(f.leaf_id for f in COORDINATION_FEATURES)
 
 
-def pick_sites() -> list[str]:
-    """Twelve sites across the three groups, none of them in tests/test_e2e.py's subset."""
-    sites = [s.site_id for s in load_registry().sites]
-    return sites[5:9] + sites[38:42] + sites[-9:-5]
-
-
 @pytest.fixture(scope="module")
-def campaign(tmp_path_factory) -> dict:
-    from simweb.server import SimWebProcess
-
-    tmp = tmp_path_factory.mktemp("coord")
-    pick = pick_sites()
-    store = tmp / "store.db"
-    truth = tmp / "truth.json"
-    with SimWebProcess(str(DEFAULT_REGISTRY), seed=2023, truth_path=str(truth), faults="full") as web:
-        args = ["crawl", "--proxy", web.proxy_url, "--store", str(store), "--campaign", CAMPAIGN,
-                "--as-of", "2023-10-31", "--quiet", "--delay", "0"]
-        for s in pick:
-            args += ["--site", s]
-        run_cli(*args, check=True, timeout=600)
-    run_cli("extract", "--store", str(store), check=True)
-    return {"store": store, "truth": load_truth(truth), "sites": pick}
+def campaign(full_campaign) -> dict:
+    """Every site of the full demo campaign (faults on), crawled once per session."""
+    return full_campaign
 
 
 def test_every_leaf_is_present_somewhere_in_the_subset(campaign) -> None:

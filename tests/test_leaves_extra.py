@@ -14,14 +14,13 @@ from datetime import date
 
 import pytest
 
-from evidence.registry import DEFAULT_REGISTRY
 from evidence.store import Store
 from simweb.features import FEATURES  # the registry first: it imports features_extra
 from simweb.features_extra import FEATURES_EXTRA
-from tests.conftest import ROOT, run_cli
-from windvane.truth import evaluate, format_quality, load_truth
+from tests.conftest import FULL_CAMPAIGN, ROOT
+from windvane.truth import evaluate, format_quality
 
-CAMPAIGN = "extra"
+CAMPAIGN = FULL_CAMPAIGN  # the session-wide full demo campaign (tests/conftest.py)
 LEAVES = sorted(f.leaf_id for f in FEATURES_EXTRA if f in FEATURES)
 # every variant of the three leaves (fast / half / slow / backlog / status-only / none replies;
 # helpful / bare / soft-200 / redirect 404s; guide page / document / none) and all three template
@@ -31,21 +30,9 @@ SITES = ["320000", "410000", "450000", "530000", "370000", "440000", "500000", "
 
 
 @pytest.fixture(scope="module")
-def campaign(tmp_path_factory) -> dict:
-    from simweb.server import SimWebProcess
-
-    tmp = tmp_path_factory.mktemp("extra")
-    store = tmp / "store.db"
-    truth = tmp / "truth.json"
-    with SimWebProcess(str(DEFAULT_REGISTRY), seed=2023, truth_path=str(truth), faults="full") as web:
-        args = ["crawl", "--proxy", web.proxy_url, "--store", str(store), "--campaign", CAMPAIGN,
-                "--as-of", "2023-10-31", "--quiet", "--delay", "0"]
-        for s in SITES:
-            args += ["--site", s]
-        run_cli(*args, check=True, timeout=600)
-    run_cli("extract", "--store", str(store), check=True)
-    run_cli("score", "--store", str(store), "--run", "r1", check=True)
-    return {"store": store, "truth": load_truth(truth), "sites": SITES}
+def campaign(full_campaign) -> dict:
+    """Every site of the full demo campaign (faults on), crawled once per session."""
+    return full_campaign
 
 
 def test_every_leaf_is_present_and_absent_in_the_subset(campaign) -> None:
@@ -58,7 +45,7 @@ def test_every_leaf_is_present_and_absent_in_the_subset(campaign) -> None:
 
 def test_extra_leaves_match_the_truth(campaign) -> None:
     with Store(campaign["store"]) as st:
-        quality = evaluate(st, CAMPAIGN, campaign["truth"], SITES)
+        quality = evaluate(st, CAMPAIGN, campaign["truth"], campaign["sites"])
     mine = {k: q for k, q in quality.items() if k in LEAVES}
     assert set(mine) == set(LEAVES)
     print()

@@ -11,42 +11,22 @@ from __future__ import annotations
 
 import pytest
 
-from evidence.registry import DEFAULT_REGISTRY, load_registry
 from evidence.store import Store
 from simweb.features import FEATURES  # the registry first: it imports features_infrastructure
 from simweb.features_infrastructure import FEATURES_INFRASTRUCTURE
-from tests.conftest import ROOT, run_cli
-from windvane.truth import evaluate, format_quality, load_truth
+from tests.conftest import FULL_CAMPAIGN, ROOT, run_cli
+from windvane.truth import evaluate, format_quality
 
-CAMPAIGN = "infra"
+CAMPAIGN = FULL_CAMPAIGN  # the session-wide full demo campaign (tests/conftest.py)
 LEAVES = sorted(f.leaf_id for f in FEATURES_INFRASTRUCTURE if f in FEATURES)
 # leaves every simulated portal has (the registry's portals are all https:// on .gov.cn)
 ALWAYS = {"https_access", "gov_domain"}
 
 
-def pick_sites() -> list[str]:
-    """Twelve sites across the three groups, none of them in test_e2e's or test_leaves_coordination's subsets."""
-    sites = [s.site_id for s in load_registry().sites]
-    return sites[10:14] + sites[45:49] + sites[-18:-14]
-
-
 @pytest.fixture(scope="module")
-def campaign(tmp_path_factory) -> dict:
-    from simweb.server import SimWebProcess
-
-    tmp = tmp_path_factory.mktemp("infra")
-    pick = pick_sites()
-    store = tmp / "store.db"
-    truth = tmp / "truth.json"
-    with SimWebProcess(str(DEFAULT_REGISTRY), seed=2023, truth_path=str(truth), faults="full") as web:
-        args = ["crawl", "--proxy", web.proxy_url, "--store", str(store), "--campaign", CAMPAIGN,
-                "--as-of", "2023-10-31", "--quiet", "--delay", "0"]
-        for s in pick:
-            args += ["--site", s]
-        run_cli(*args, check=True, timeout=600)
-    run_cli("extract", "--store", str(store), check=True)
-    run_cli("score", "--store", str(store), "--run", "r1", check=True)
-    return {"store": store, "truth": load_truth(truth), "sites": pick}
+def campaign(full_campaign) -> dict:
+    """Every site of the full demo campaign (faults on), crawled once per session."""
+    return full_campaign
 
 
 def test_rules_check_passes() -> None:
