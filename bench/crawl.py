@@ -158,7 +158,7 @@ def main() -> int:
             web_kind = "fixture"
     py = sys.executable
     windvane = [py, "-m", "windvane.cli"]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS="")
     with tempfile.TemporaryDirectory(prefix="wv-bench-crawl-") as tmp_s:
         tmp = Path(tmp_s)
         reg = tmp / "registry.csv"

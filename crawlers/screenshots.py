@@ -51,7 +51,7 @@ def pick_pages(store: Store, campaign: str, limit_per_leaf: int = 2) -> list[dic
             continue  # attachments (PDF, DOCX) and other non-pages are not screenshotted
         per_leaf[key] = per_leaf.get(key, 0) + 1
         if pid not in picked:
-            picked[pid] = {"id": pid, "url": url, "final_url": final_url or url, "via": via, "warc_file": wfile,
+            picked[pid] = {"id": pid, "site_id": site_id, "url": url, "final_url": final_url or url, "via": via, "warc_file": wfile,
                            "warc_offset": woff, "rendered_warc_offset": roff, "leaves": []}
         picked[pid]["leaves"].append(leaf_id)
     return list(picked.values())
@@ -139,10 +139,32 @@ async def _shoot(pages: list[dict], index: ArchiveIndex, warc_dir: Path, shots: 
     return done
 
 
-def take_screenshots(store: Store, campaign: str, limit_per_leaf: int = 2) -> dict:
-    """Full-page PNGs of the pages that yield evidence, from the archive; returns a summary."""
+def spread(pages: list[dict], max_pages: int) -> list[dict]:
+    """At most ``max_pages`` pages, taken round-robin over sites, each site's pages that prove the
+    most leaves first (the home page usually), so a capped run still covers every site."""
+    by_site: dict[str, list[dict]] = {}
+    for p in pages:
+        by_site.setdefault(p.get("site_id", ""), []).append(p)
+    queues = [sorted(ps, key=lambda p: -len(p["leaves"])) for ps in by_site.values()]
+    out: list[dict] = []
+    i = 0
+    while len(out) < max_pages and any(queues):
+        q = queues[i % len(queues)]
+        if q:
+            out.append(q.pop(0))
+        i += 1
+    return out
+
+
+def take_screenshots(store: Store, campaign: str, limit_per_leaf: int = 2, max_pages: int | None = None) -> dict:
+    """Full-page PNGs of the pages that yield evidence, from the archive; returns a summary.
+
+    ``max_pages`` caps the run (see ``spread``); by default every picked page is shot.
+    """
     started = time.monotonic()
     pages = pick_pages(store, campaign, limit_per_leaf)
+    if max_pages is not None and len(pages) > max_pages:
+        pages = spread(pages, max_pages)
     cdir = store.campaign_dir(campaign)
     shots = cdir / "shots"
     shots.mkdir(parents=True, exist_ok=True)

@@ -71,7 +71,9 @@ def run_demo(args: argparse.Namespace) -> int:
         ex = extract(store, DEMO_CAMPAIGN, ruleset, as_of=AS_OF)
         _step(f"extract: {ex}")
         from crawlers.screenshots import take_screenshots
-        shots = take_screenshots(store, DEMO_CAMPAIGN)
+        # two pages per site (those proving the most leaves) keep the demo within minutes;
+        # `windvane screenshots` shoots every evidence page
+        shots = take_screenshots(store, DEMO_CAMPAIGN, max_pages=2 * len(reg.sites))
         _step(f"screenshots: {shots['screenshots']} of {shots['pages']} evidence pages in {shots['folder']}")
         run_id = score(store, DEMO_CAMPAIGN, ruleset)
         _step(f"scored run {run_id}")
