@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 def run(reg: Path, proxy: str, store: Path, mode: str, pages: int, tabs: int) -> dict:
     cmd = [str(ROOT / ".venv" / "bin" / "windvane"), "crawl", "--registry", str(reg), "--proxy", proxy,
            "--store", str(store), "--campaign", mode, "--max-pages", str(pages), "--browser", mode,
-           "--browser-tabs", str(tabs), "--json", "--quiet"]
+           "--browser-tabs", str(tabs), "--delay", "0", "--json", "--quiet"]
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=900)
     if p.returncode != 0:
         raise SystemExit(f"bench/browser.py: crawl --browser {mode} failed: {p.stderr[-2000:]}")
