@@ -61,6 +61,14 @@ def add_news(site: SiteModel, rng: random.Random, key: str, title: str, paras: l
                               source=source or site.ident["office"], paras=paras))
 
 
+def news_trap(site: SiteModel, rng: random.Random, t: LeafTruth, key: str, title: str, lead: str,
+              kind: str = "news_headline") -> Item:
+    """A news item that mentions a leaf's keywords without meeting it, recorded as a trap of ``t``."""
+    it = add_news(site, rng, key, title, [lead, *news_paragraphs(rng, 2)])
+    t.traps.append((kind, f"item:{it.key}"))
+    return it
+
+
 def ext_link(url: str, text: str) -> str:
     return f'<a href="{escape(url)}" target="_blank">{escape(text)}</a>'
 

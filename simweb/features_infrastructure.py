@@ -28,7 +28,7 @@ import re
 from datetime import date, timedelta
 
 from simweb.content import AS_OF, news_paragraphs, paragraphs, random_date
-from simweb.features import Feature, _host_of, add_doc, add_news, ext_link
+from simweb.features import Feature, _host_of, add_doc, add_news, ext_link, news_trap
 from simweb.model import Item, LeafTruth, SiteModel
 
 # the existing data_security_regulation rules' titles (rules/leaves/data_security_regulation.yaml)
@@ -248,9 +248,8 @@ class WebsiteInspection(OwnDocFeature):
                          d=random_date(rng, date(2023, 11, 15), date(2023, 12, 15)))
             t.traps.append(("after_cutoff", f"item:{it.key}"))
         if rng.random() < self.trap_rate + 0.1:
-            it = add_news(site, rng, "website_inspection_report-news", f"{site.short}召开政府网站和政务新媒体工作培训会",
-                          ["会议通报了近期政府网站和政务新媒体检查中发现的问题。", *news_paragraphs(rng, 2)])
-            t.traps.append(("news_mention", f"item:{it.key}"))
+            news_trap(site, rng, t, "website_inspection_report-news", f"{site.short}召开政府网站和政务新媒体工作培训会",
+                      "会议通报了近期政府网站和政务新媒体检查中发现的问题。", kind="news_mention")
         return t
 
 
@@ -288,9 +287,8 @@ class AnnualReports(Feature):
                          d=date(2022, 12, rng.randrange(1, 28)))
             t.traps.append(("keyword_unrelated", f"item:{it.key}"))
         if rng.random() < self.trap_rate:
-            it = add_news(site, rng, "annual_reports-news", f"{site.short}2022年政府信息公开工作年度报告发布",
-                          ["日前，我市发布了2022年政府信息公开工作年度报告。", *news_paragraphs(rng, 2)])
-            t.traps.append(("news_mention", f"item:{it.key}"))
+            news_trap(site, rng, t, "annual_reports-news", f"{site.short}2022年政府信息公开工作年度报告发布",
+                      "日前，我市发布了2022年政府信息公开工作年度报告。", kind="news_mention")
         return t
 
 
@@ -317,9 +315,8 @@ class DataCatalog(Feature):
                              issuer=bureau, docno="", d=random_date(rng, date(2022, 3, 1), date(2023, 9, 20)))
                 t.refs.append(f"item:{it.key}")
         if rng.random() < self.trap_rate + 0.1:
-            it = add_news(site, rng, "data_catalog-news", f"{site.short}召开公共数据资源目录编制工作培训会",
-                          ["会议对公共数据资源目录编制工作进行了部署。", *news_paragraphs(rng, 2)])
-            t.traps.append(("news_headline", f"item:{it.key}"))
+            news_trap(site, rng, t, "data_catalog-news", f"{site.short}召开公共数据资源目录编制工作培训会",
+                      "会议对公共数据资源目录编制工作进行了部署。")
         return t
 
 
@@ -343,9 +340,8 @@ class DataExchange(Feature):
                 site.footer_lines.append("合作平台：" + ext_link(url, text))
                 t.refs.append("sitewide")
         if rng.random() < self.trap_rate + 0.1:
-            it = add_news(site, rng, "data_exchange-news", f"{site.short}首批数据产品在{prov}数据交易所挂牌交易",
-                          ["近日，我市首批数据产品成功挂牌交易。", *news_paragraphs(rng, 2)])
-            t.traps.append(("news_headline", f"item:{it.key}"))
+            news_trap(site, rng, t, "data_exchange-news", f"{site.short}首批数据产品在{prov}数据交易所挂牌交易",
+                      "近日，我市首批数据产品成功挂牌交易。")
         return t
 
 
@@ -466,9 +462,8 @@ class AccessibilityMode(Feature):
                                      f'<a href="javascript:void(0)" onclick="aria.oldFixedStart()">{b}</a>']
             t.refs.append("sitewide")
         if rng.random() < self.trap_rate:
-            it = add_news(site, rng, "accessibility-news", f"{site.short}加快推进老旧小区适老化改造和无障碍环境建设",
-                          ["今年以来，我市持续推进适老化改造。", *news_paragraphs(rng, 2)])
-            t.traps.append(("news_headline", f"item:{it.key}"))
+            news_trap(site, rng, t, "accessibility-news", f"{site.short}加快推进老旧小区适老化改造和无障碍环境建设",
+                      "今年以来，我市持续推进适老化改造。")
         return t
 
 
@@ -488,9 +483,8 @@ class PrivacyPolicy(Feature):
             site.footer_lines.append(lambda s: f'<a href="{s.static_pages["lxwm"].ref}#sm">网站声明</a>')
             t.traps.append(("site_statement", "sitewide"))
         if rng.random() < self.trap_rate:
-            it = add_news(site, rng, "privacy-news", f"{site.short}开展个人信息保护宣传周活动",
-                          ["活动围绕个人信息保护、隐私保护等主题展开。", *news_paragraphs(rng, 2)])
-            t.traps.append(("news_headline", f"item:{it.key}"))
+            news_trap(site, rng, t, "privacy-news", f"{site.short}开展个人信息保护宣传周活动",
+                      "活动围绕个人信息保护、隐私保护等主题展开。")
         return t
 
 
@@ -592,9 +586,8 @@ class ServiceRating(Feature):
                            "各部门对差评逐件核实整改。"], column="tzgg", d=random_date(rng, date(2023, 4, 5), date(2023, 10, 20)))
             t.refs.append(f"item:{it.key}")
         if rng.random() < self.trap_rate + 0.1:
-            it = add_news(site, rng, "service_rating-news", f"{site.short}全面推行政务服务“好差评”制度",
-                          ["我市将建立政务服务“好差评”制度，推动服务质量持续提升。", *news_paragraphs(rng, 2)])
-            t.traps.append(("news_mention", f"item:{it.key}"))
+            news_trap(site, rng, t, "service_rating-news", f"{site.short}全面推行政务服务“好差评”制度",
+                      "我市将建立政务服务“好差评”制度，推动服务质量持续提升。", kind="news_mention")
         return t
 
 
