@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS campaigns (
 CREATE TABLE IF NOT EXISTS sites (
   campaign TEXT, site_id TEXT, name_zh TEXT, portal_url TEXT, status TEXT,
   pages INTEGER DEFAULT 0, failures INTEGER DEFAULT 0, started_at TEXT, finished_at TEXT,
-  error TEXT, PRIMARY KEY (campaign, site_id));
+  error TEXT, coverage TEXT, PRIMARY KEY (campaign, site_id));
 CREATE TABLE IF NOT EXISTS targets (
   campaign TEXT, target_id TEXT, grp TEXT, site_id TEXT, name_zh TEXT, name_en TEXT,
   admin_code TEXT, province TEXT, gdp REAL, gdp_rank INTEGER, portal_url TEXT,
@@ -55,7 +55,7 @@ CREATE TABLE IF NOT EXISTS pages (
   content_type TEXT, encoding TEXT, title TEXT, text TEXT, size INTEGER, depth INTEGER,
   referrer TEXT, kind TEXT, via TEXT, warc_file TEXT, warc_offset INTEGER,
   warc_length INTEGER, rendered_warc_offset INTEGER, screenshot TEXT, parent_id INTEGER,
-  redirects TEXT, UNIQUE (campaign, url));
+  redirects TEXT, block TEXT, UNIQUE (campaign, url));
 CREATE INDEX IF NOT EXISTS pages_site ON pages (campaign, site_id);
 CREATE TABLE IF NOT EXISTS failures (
   id INTEGER PRIMARY KEY, campaign TEXT, site_id TEXT, url TEXT, reason TEXT,
@@ -79,7 +79,7 @@ CREATE TABLE IF NOT EXISTS scores (
 
 
 # columns added after a table was first created: (table, column, type); added to older stores on open
-_LATER_COLUMNS = [("pages", "redirects", "TEXT")]
+_LATER_COLUMNS = [("pages", "redirects", "TEXT"), ("pages", "block", "TEXT"), ("sites", "coverage", "TEXT")]
 
 
 def _add_columns(conn: sqlite3.Connection) -> None:
