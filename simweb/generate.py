@@ -68,6 +68,8 @@ from pathlib import Path
 from typing import Any
 
 from evidence.registry import Registry, Site
+from simweb.access import describe as access_describe
+from simweb.access import plan as access_plan
 from simweb.content import (
     AREA_CODES,
     AS_OF,
@@ -293,7 +295,7 @@ def trap_page(site: SiteModel, path: str) -> str | None:
 
 
 # --- assembly ---------------------------------------------------------------------------------
-def build_site(site: Site, seed: int, faults: str = "basic") -> SiteModel:
+def build_site(site: Site, seed: int, faults: str = "basic", access: str = "") -> SiteModel:
     """Build one portal (deterministic in the registry row, the seed and the fault mode).
 
     ``faults="full"`` builds the same site as ``"basic"`` and then adds the real web's
@@ -327,7 +329,22 @@ def build_site(site: Site, seed: int, faults: str = "basic") -> SiteModel:
     _page_table(m)
     if faults == "full":
         apply_full_faults(m, seed)
+    if access:
+        _apply_access(m, access)
     return m
+
+
+def _apply_access(m: SiteModel, kind: str) -> None:
+    """Give the site its access fault (``simweb.access``); challenge kinds need a challenge."""
+    m.access = kind
+    m.faults.append(f"access_{kind}")
+    if kind in ("challenge_fail", "robots_challenge") and not m.challenge:
+        m.challenge = "521" if kind == "robots_challenge" else "412"
+        m.faults.append(f"cookie_challenge_{m.challenge}")
+        for lt in m.leaves.values():
+            if lt.present:
+                lt.how.append("challenge")
+                lt.reach.append("challenge")
 
 
 def _page_table(m: SiteModel) -> None:
@@ -388,19 +405,24 @@ def site_truth(m: SiteModel) -> dict:
     return {"host": m.host, "scheme": m.scheme, "template": m.family.name if m.family else "",
             "encoding": m.encoding, "pages": len(m.pages) + len(m.aliases), "faults": m.faults,
             "fault_details": m.fault_details, "challenge": challenge, "js_nav": m.js_nav or None,
-            "charset_fault": m.charset_fault or None, "leaves": leaves}
+            "charset_fault": m.charset_fault or None,
+            "access": access_describe(m.access) if m.access else None, "leaves": leaves}
 
 
 class SimWeb:
     """All portals of a registry, built lazily per host and cached."""
 
-    def __init__(self, registry: Registry, seed: int = 2023, faults: str = "basic") -> None:
+    def __init__(self, registry: Registry, seed: int = 2023, faults: str = "basic",
+                 access: dict[str, str] | None = None) -> None:
         if faults not in FAULT_MODES:
             raise ValueError(f"faults must be one of {FAULT_MODES}, not {faults!r}")
         self.registry = registry
         self.seed = seed
         self.faults = faults
         self.by_host: dict[str, Site] = {s.host: s for s in registry.sites}
+        # access faults (simweb.access): one site per kind on a full-size registry, plus those asked for
+        self.access = access_plan([s.site_id for s in registry.sites], seed) if faults == "full" else {}
+        self.access.update(access or {})
         self._models: dict[str, SiteModel] = {}
 
     def model(self, host: str) -> SiteModel | None:
@@ -409,23 +431,24 @@ class SimWeb:
             site = self.by_host.get(host)
             if site is None:
                 return None
-            m = self._models[host] = build_site(site, self.seed, self.faults)
+            m = self._models[host] = build_site(site, self.seed, self.faults, self.access.get(site.site_id, ""))
         return m
 
     def models(self) -> list[SiteModel]:
         return [m for m in (self.model(h) for h in self.by_host) if m is not None]
 
 
-def truth(registry: Registry, seed: int = 2023, faults: str = "basic") -> dict:
+def truth(registry: Registry, seed: int = 2023, faults: str = "basic", access: dict[str, str] | None = None) -> dict:
     """The truth table of the whole simulated web (see the module docstring)."""
-    web = SimWeb(registry, seed, faults)
+    web = SimWeb(registry, seed, faults, access)
     return {"seed": seed, "as_of": AS_OF.isoformat(), "faults": faults,
             "sites": {m.site_id: site_truth(m) for m in web.models()}}
 
 
-def write_truth(registry: Registry, seed: int, path: str | Path, faults: str = "basic") -> Path:
+def write_truth(registry: Registry, seed: int, path: str | Path, faults: str = "basic",
+                access: dict[str, str] | None = None) -> Path:
     """Write the truth table as JSON (UTF-8) without serving anything."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(truth(registry, seed, faults), ensure_ascii=False, indent=1), encoding="utf-8")
+    p.write_text(json.dumps(truth(registry, seed, faults, access), ensure_ascii=False, indent=1), encoding="utf-8")
     return p

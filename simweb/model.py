@@ -143,6 +143,8 @@ class SiteModel:
     js_nav: str = ""  # "" | document_write | xhr_json | array_timeout
     challenge: str = ""  # "" | "412" | "521"
     charset_fault: str = ""  # "" | header_utf8 | undeclared | malformed_meta
+    access: str = ""  # "" or an access fault kind (simweb.access): WAF, CAPTCHA, login wall, rate limit, down
+    tls_cert: str = ""  # "" | expired | self_signed | wrong_host (the certificate the https host presents)
 
     @property
     def base(self) -> str:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import json
 import os
 import socket
 import ssl
@@ -31,6 +33,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from email.utils import formatdate
 from pathlib import Path
+from urllib.parse import quote
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -38,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from evidence.registry import Registry, load_registry
+from simweb import access as accessmod
 from simweb import files
 from simweb.faults import challenge_passed, challenge_response, encode_page, find_raw
 from simweb.features_extra import not_found
@@ -70,21 +74,30 @@ class LocalCA:
         self.ca_path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
         self._contexts: dict[str, ssl.SSLContext] = {}
 
-    def context(self, host: str) -> ssl.SSLContext:
+    def context(self, host: str, fault: str = "") -> ssl.SSLContext:
+        """The server context for ``host``; ``fault`` (``SiteModel.tls_cert``): ``expired`` (signed by
+        this CA, validity ended), ``self_signed`` (not signed by this CA), ``wrong_host`` (issued
+        by this CA for another name)."""
         ctx = self._contexts.get(host)
         if ctx is not None:
             return ctx
         now = dt.datetime.now(dt.UTC)
-        cert = (x509.CertificateBuilder()
-                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
-                .issuer_name(self.cert.subject).public_key(self.leaf_key.public_key())
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
-                .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-                .sign(self.key, hashes.SHA256()))
+        name = f"www.{host.split('.', 1)[-1]}-cdn.net" if fault == "wrong_host" else host
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        start, end = now - dt.timedelta(days=1), now + dt.timedelta(days=30)
+        if fault == "expired":
+            start, end = now - dt.timedelta(days=400), now - dt.timedelta(days=35)
+        builder = (x509.CertificateBuilder().subject_name(subject)
+                   .issuer_name(subject if fault == "self_signed" else self.cert.subject)
+                   .public_key(self.leaf_key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(start).not_valid_after(end)
+                   .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False))
+        cert = builder.sign(self.leaf_key if fault == "self_signed" else self.key, hashes.SHA256())
         path = Path(self.dir.name) / f"{host}.pem"
-        path.write_bytes(cert.public_bytes(serialization.Encoding.PEM) +
-                         self.cert.public_bytes(serialization.Encoding.PEM))
+        chain = cert.public_bytes(serialization.Encoding.PEM)
+        if fault != "self_signed":
+            chain += self.cert.public_bytes(serialization.Encoding.PEM)
+        path.write_bytes(chain)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(path, self.key_path)
         self._contexts[host] = ctx
@@ -114,8 +127,12 @@ NOT_FOUND = ("<html><head><meta charset=\"utf-8\"><title>404 Not Found</title></
 class SimWebServer:
     """Request handling for all hosts; ``await start(host, port)`` to listen."""
 
-    def __init__(self, registry: Registry, seed: int = 2023, cache_size: int = 8192, faults: str = "basic") -> None:
-        self.web = SimWeb(registry, seed, faults)
+    def __init__(self, registry: Registry, seed: int = 2023, cache_size: int = 8192, faults: str = "basic",
+                 access: dict[str, str] | None = None, request_log: str | None = None) -> None:
+        self.web = SimWeb(registry, seed, faults, access)
+        self.buckets: dict[str, accessmod.Bucket] = {}  # rate-limited hosts
+        # one JSON line per request (arrival time, host, path, status, Retry-After): what politeness checks read
+        self._log = open(request_log, "a", encoding="utf-8", buffering=1) if request_log else None  # noqa: SIM115
         self.ca = LocalCA()
         self._cache: OrderedDict[tuple[str, str], Response] = OrderedDict()
         self._cache_size = cache_size
@@ -149,8 +166,12 @@ class SimWebServer:
                          f"<h1>{title}</h1><p>欢迎访问。</p></body></html>")
         if scheme == "http" and m.scheme == "https":
             return Response(301, "Moved Permanently", b"", [("Location", f"https://{host}{target}")])
-        if target == "/robots.txt":
-            return Response(200, "OK", b"User-agent: *\nDisallow: /search/\nDisallow: /was5/\nDisallow: /jsearchfront/\n",
+        if m.access:
+            denied = self._access(m, host, target, cookie)
+            if denied is not None:
+                return denied
+        if target == "/robots.txt" and not (m.access == "robots_challenge" and not challenge_passed(m, cookie)):
+            return Response(200, "OK", accessmod.robots_txt(m.access, m.ident["calendar"]).encode(),
                             [("Content-Type", "text/plain")])
         if m.challenge and not challenge_passed(m, cookie):
             status, reason, headers, html = challenge_response(m, cookie)
@@ -174,6 +195,65 @@ class SimWebServer:
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return resp
+
+    def _access(self, m: SiteModel, host: str, target: str, cookie: str) -> Response | None:
+        """The answer of a site with an access fault (``simweb.access``), or None to serve the page."""
+        kind = m.access
+        if kind in ("rate_limit", "retry_after_date", "rate_limit_all"):
+            bucket = self.buckets.setdefault(host, accessmod.Bucket(size=0 if kind == "rate_limit_all" else
+                                                                    accessmod.RATE_BUCKET))
+            wait = bucket.take()
+            if not wait:
+                return None
+            status, reason = (503, "Service Unavailable") if kind == "retry_after_date" else (429, "Too Many Requests")
+            resp = _html(status, reason, "<html><head><meta charset=\"utf-8\"><title>请求过于频繁</title></head>"
+                         f"<body><h1>{status} {reason}</h1><p>请求过于频繁，请稍后再试。</p></body></html>")
+            resp.headers.append(("Retry-After", accessmod.retry_after_value(kind, wait)))
+            return resp
+        if kind == "portal_5xx":
+            return _html(502, "Bad Gateway", "<html><head><title>502 Bad Gateway</title></head><body><center>"
+                         "<h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>")
+        if target == "/robots.txt":
+            return _html(503, "Service Unavailable", "<h1>503</h1>") if kind == "robots_5xx" else None
+        if kind == "waf_403" or (kind == "partial_waf" and self._waf_refuses(m, target)):
+            status, reason, html = accessmod.waf_page(host, target)
+            return _html(status, reason, html)
+        if kind == "waf_200":
+            return _html(200, "OK", accessmod.block_page_200(host))
+        if kind == "captcha":
+            return _html(200, "OK", accessmod.captcha_page(host, target))
+        if kind == "login_wall":
+            if target.startswith("/cas/login"):
+                return _html(200, "OK", accessmod.login_page(host, target.partition("service=")[2]))
+            return Response(302, "Found", b"", [("Location", f"{m.base}/cas/login?service={quote(m.base + target, safe='')}")])
+        if kind == "challenge_fail":  # the challenge is served, its cookie never accepted
+            status, reason, headers, html = challenge_response(m, cookie)
+            return Response(status, reason, html.encode("utf-8"), headers)
+        return None
+
+    _waf_protected: dict[str, set[str]] = {}
+
+    def _waf_refuses(self, m: SiteModel, target: str) -> bool:
+        """partial_waf: a path rule refuses 3 article pages in 4, never the evidence or trap pages."""
+        keep = self._waf_protected.get(m.host)
+        if keep is None:
+            from simweb.generate import site_truth
+            t = site_truth(m)
+            keep = {u.split(m.host, 1)[1] for lt in t["leaves"].values() for u in lt["urls"] + lt["traps"]}
+            self._waf_protected[m.host] = keep
+        path = m.aliases.get(target, target)
+        page = m.pages.get(path)
+        if page is None or page.kind != "item" or path in keep:
+            return False
+        return int(hashlib.sha1(path.encode()).hexdigest(), 16) % 4 != 0
+
+    def log_request(self, host: str, path: str, method: str, resp: Response | None, at: float) -> None:
+        if self._log is None:
+            return
+        retry = next((v for k, v in resp.headers if k == "Retry-After"), None) if resp is not None else None
+        self._log.write(json.dumps({"t": round(at, 4), "host": host, "path": path, "method": method,
+                                    "status": resp.status if resp is not None else None, "retry_after": retry},
+                                   ensure_ascii=False) + "\n")
 
     def _build(self, m: SiteModel, target: str) -> Response:
         assert m.family is not None
@@ -263,13 +343,24 @@ class SimWebServer:
                 keep = (conn != "close") if version == "HTTP/1.1" else (conn == "keep-alive")
                 if method == "CONNECT":
                     host = target.rsplit(":", 1)[0].strip("[]").lower()
+                    arrived = time.time()
                     if not self.known(host):
                         resp = await self.respond("https", host, "/")
                         await self._send(writer, resp, False)
                         return
+                    down = self._down(host)
+                    if down is not None:  # dns_fail: the proxy says so; tls_reset: the tunnel opens, then drops
+                        self.log_request(host, "CONNECT", method, down, arrived)
+                        if down.status == 200:
+                            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                            await writer.drain()
+                        else:
+                            await self._send(writer, down, False)
+                        return
                     writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
                     await writer.drain()
-                    await writer.start_tls(self.ca.context(host))
+                    m = self.web.model(host)  # a portal may present a faulty certificate (SiteModel.tls_cert)
+                    await writer.start_tls(self.ca.context(host, m.tls_cert if m is not None else ""))
                     tunnel_host, scheme = host, "https"
                     continue
                 if target.startswith(("http://", "https://")):
@@ -281,7 +372,13 @@ class SimWebServer:
                     path = target
                 host = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
                 self.requests += 1
-                resp = await self.respond(scheme, host, path, method, headers.get("cookie", ""))
+                arrived = time.time()
+                down = self._down(host)
+                resp = down if down is not None else await self.respond(scheme, host, path, method,
+                                                                         headers.get("cookie", ""))
+                self.log_request(host, path, method, resp, arrived)
+                if down is not None and down.status == 200:
+                    return  # tls_reset over plain http: the connection just drops
                 await self._send(writer, resp, keep, head_only=method == "HEAD")
                 if not keep:
                     return
@@ -292,6 +389,16 @@ class SimWebServer:
                 writer.close()
             except Exception:  # noqa: BLE001 - closing a broken transport
                 pass
+
+    def _down(self, host: str) -> Response | None:
+        """Hosts that cannot be reached: a proxy's DNS failure (502), or 200 for a tunnel that then drops."""
+        m = self.web.model(host) if host in self.web.by_host else None
+        if m is None or m.access not in ("dns_fail", "tls_reset"):
+            return None
+        if m.access == "tls_reset":
+            return Response(200, "Connection established", b"")
+        return Response(502, "Bad Gateway", f"proxy: DNS lookup failed for {host} (NXDOMAIN)\n".encode(),
+                        [("Content-Type", "text/plain; charset=utf-8")])
 
     _date = ("", 0.0)
 
@@ -314,17 +421,22 @@ class SimWebServer:
 
 
 def serve_forever(registry: Registry, host: str = "127.0.0.1", port: int = 8899, seed: int = 2023,
-                  truth_path: str | None = None, faults: str = "basic") -> None:
+                  truth_path: str | None = None, faults: str = "basic", ca_cert_path: str | None = None,
+                  access: dict[str, str] | None = None, request_log: str | None = None) -> None:
     """Write the truth table (if asked), then serve every site as an HTTP proxy until killed.
 
     Prints one line ``simweb: proxy http://HOST:PORT ...`` on stdout once listening
-    (with the real port when ``port`` is 0).
+    (with the real port when ``port`` is 0). ``ca_cert_path``: where to write the throwaway
+    CA's certificate (PEM), the one file a verifying client (``windvane crawl --ca-bundle``)
+    needs to trust the simulated web's hosts; written before that line is printed.
     """
     if truth_path:
-        write_truth(registry, seed, truth_path, faults)
+        write_truth(registry, seed, truth_path, faults, access)
 
     async def main() -> None:
-        srv = SimWebServer(registry, seed, faults=faults)
+        srv = SimWebServer(registry, seed, faults=faults, access=access, request_log=request_log)
+        if ca_cert_path:
+            Path(ca_cert_path).write_bytes(srv.ca.ca_path.read_bytes())
         real_port = await srv.start(host, port)
         print(f"simweb: proxy http://{host}:{real_port} serving {len(registry.sites)} sites (seed {seed}, "
               f"faults {faults})", flush=True)
@@ -336,11 +448,17 @@ def serve_forever(registry: Registry, host: str = "127.0.0.1", port: int = 8899,
 
 
 class SimWebProcess:
-    """Run the simulated web in a child process: ``with SimWebProcess(path) as web: web.proxy_url``."""
+    """Run the simulated web in a child process: ``with SimWebProcess(path) as web: web.proxy_url``.
+
+    ``ca_path``: the simulated web's CA certificate (PEM), for ``windvane crawl --ca-bundle``.
+    """
 
     def __init__(self, registry_path: str, seed: int = 2023, truth_path: str | None = None, port: int = 0,
-                 startup_timeout: float = 60.0, faults: str = "basic") -> None:
+                 startup_timeout: float = 60.0, faults: str = "basic", access: dict[str, str] | None = None,
+                 request_log: str | None = None) -> None:
         self.registry_path = str(registry_path)
+        self.access = dict(access or {})
+        self.request_log = request_log
         self.seed = seed
         self.faults = faults
         self._tmp: tempfile.TemporaryDirectory | None = None
@@ -348,6 +466,8 @@ class SimWebProcess:
             self._tmp = tempfile.TemporaryDirectory(prefix="simweb-truth-")
             truth_path = str(Path(self._tmp.name) / "truth.json")
         self.truth_path = truth_path
+        self._ca_dir = tempfile.TemporaryDirectory(prefix="simweb-ca-")
+        self.ca_path = str(Path(self._ca_dir.name) / "simweb-ca.pem")
         self.port = port
         self.startup_timeout = startup_timeout
         self.proc: subprocess.Popen | None = None
@@ -356,7 +476,11 @@ class SimWebProcess:
     def __enter__(self) -> SimWebProcess:
         load_registry(self.registry_path)  # a bad registry fails here, with its clear message
         cmd = [sys.executable, "-m", "windvane.cli", "simweb", "serve", "--registry", self.registry_path,
-               "--port", str(self.port), "--seed", str(self.seed), "--truth", self.truth_path, "--faults", self.faults]
+               "--port", str(self.port), "--seed", str(self.seed), "--truth", self.truth_path, "--faults", self.faults,
+               "--ca-cert", self.ca_path]
+        cmd += [a for site, kind in self.access.items() for a in ("--access", f"{site}={kind}")]
+        if self.request_log:
+            cmd += ["--request-log", self.request_log]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
         deadline = time.monotonic() + self.startup_timeout

@@ -68,6 +68,12 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         delay=args.delay, obey_robots=not args.ignore_robots, progress=not args.quiet,
         browser=args.browser, browser_tabs=args.browser_tabs, timeout=args.timeout,
     )
+    if args.ca_bundle:
+        from crawlers.tls import check_ca_bundle
+        try:
+            opts.ca_bundle = check_ca_bundle(args.ca_bundle)
+        except ValueError as e:
+            raise UserError(f"crawl: --ca-bundle {e}") from None
     with Store(args.store) as store:
         store.open_campaign(args.campaign, reg, config=opts.public(), as_of=args.as_of)
     summary = crawl(reg, opts)
@@ -151,7 +157,13 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
 def cmd_simweb_serve(args: argparse.Namespace) -> int:
     from simweb.server import serve_forever
     reg = load_registry(args.registry)
-    serve_forever(reg, host=args.host, port=args.port, seed=args.seed, truth_path=args.truth, faults=args.faults)
+    from simweb.access import parse_overrides
+    try:
+        access = parse_overrides(args.access)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    serve_forever(reg, host=args.host, port=args.port, seed=args.seed, truth_path=args.truth, faults=args.faults,
+                  ca_cert_path=args.ca_cert, access=access, request_log=args.request_log)
     return 0
 
 
@@ -211,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("crawl", help="crawl every site of the registry into the store")
     sp.add_argument("--registry", default=str(DEFAULT_REGISTRY))
     sp.add_argument("--proxy", default=None, help="HTTP proxy for every request, e.g. http://127.0.0.1:8899")
+    sp.add_argument("--ca-bundle", default=None, metavar="FILE",
+                    help="CA certificates (PEM) the verified TLS probe trusts (https_access); "
+                         "default: the system's trust store")
     sp.add_argument("--store", default=str(DEFAULT_STORE))
     sp.add_argument("--campaign", default=DEFAULT_CAMPAIGN)
     sp.add_argument("--as-of", default=None, help="cut-off date for documents (YYYY-MM-DD)")
@@ -285,9 +300,16 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--port", type=int, default=8899)
     sc.add_argument("--seed", type=int, default=2023)
     sc.add_argument("--truth", default=None, help="write the truth table to this JSON file")
+    sc.add_argument("--ca-cert", default=None, metavar="FILE",
+                    help="write the throwaway CA's certificate (PEM) here, for `windvane crawl --ca-bundle FILE`")
     sc.add_argument("--faults", choices=["basic", "full"], default="full",
                     help="full (default, as `windvane demo` uses): portals with JS-built menus, cookie challenges, attachment-only "
                          "documents, charset faults, oversized and stalling pages (see simweb/faults.py); basic: without them")
+    sc.add_argument("--access", action="append", default=[], metavar="SITE=KIND",
+                    help="give SITE an access fault (WAF, CAPTCHA, login wall, rate limit, unreachable...; "
+                         "see simweb/access.py); with --faults full a full registry gets one site per kind anyway")
+    sc.add_argument("--request-log", default=None, metavar="FILE",
+                    help="append one JSON line per request (time, host, path, status, Retry-After) to FILE")
     sc.set_defaults(func=cmd_simweb_serve)
 
     sp = sub.add_parser("audit", help="serve the audit UI")
