@@ -13,6 +13,11 @@ Per site the spider fetches and stores, as pages of ``kind='probe'``:
   so reruns upsert rather than add rows) — how the site answers a missing page (a real 404,
   a soft 200, a redirect to the home page).
 
+Beside them, when the portal answers over https, a verified TLS probe of the portal's final
+host (``crawlers.tls``: certificate chain against ``--ca-bundle`` or the system trust store,
+host name, validity period) is stored in the ``tls_probes`` table and as a WARC ``metadata``
+record; ``https_access`` needs it to have passed.
+
 Probes are sent once the portal has answered (a site that cannot be reached gets none),
 on the portal's final host; they do not count against the page budget, sit outside the
 depth limit and follow no links. Apart from robots.txt they obey robots.txt like every
@@ -99,6 +104,8 @@ class ProbesMixin:
             self.probe_redirects = {}
         host = urlsplit(portal_final).hostname or ""
         scheme = portal_final.split(":", 1)[0].lower()
+        if scheme == "https" and host:
+            self.send_tls_probe(host, st)
         for url in probe_urls(portal_requested, host, scheme):
             meta: dict[str, Any] = {"site_id": st.site_id, "wv_run": self.run_id, "wv_probe": True,  # type: ignore[attr-defined]
                                     "depth": 0}
@@ -109,6 +116,50 @@ class ProbesMixin:
             st.outstanding += 1
             self.crawler.engine.crawl(Request(url, callback=self.parse_probe, errback=self.on_error,  # type: ignore[attr-defined]
                                               meta=meta, dont_filter=True))
+
+    def send_tls_probe(self, host: str, st: Any) -> None:
+        """The verified TLS probe of the portal's host (``crawlers.tls``), in a thread; stored when done.
+
+        Counted as outstanding like a request, and the spider is kept open (``spider_idle``)
+        until every probe has been stored.
+        """
+        from scrapy import signals
+        from twisted.internet.threads import deferToThread
+
+        from crawlers.tls import probe_tls, store_tls
+
+        settings = self.crawler.settings  # type: ignore[attr-defined]
+        pending = self.__dict__.setdefault("_tls_pending", set())
+        if not self.__dict__.get("_tls_idle_connected"):
+            self._tls_idle_connected = True
+            self.crawler.signals.connect(self._tls_idle, signal=signals.spider_idle)  # type: ignore[attr-defined]
+        meta = {"site_id": st.site_id, "wv_run": self.run_id}  # type: ignore[attr-defined]
+        st.outstanding += 1
+        pending.add(host)
+        d = deferToThread(probe_tls, host, 443, proxy=self.proxy,  # type: ignore[attr-defined]
+                          ca_bundle=settings.get("WINDVANE_CA_BUNDLE"),
+                          timeout=settings.getfloat("DOWNLOAD_TIMEOUT", 20.0))
+
+        def stored(facts: Any) -> None:
+            if self.writer is not None:  # type: ignore[attr-defined]
+                store_tls(self.writer, st.site_id, facts)  # type: ignore[attr-defined]
+
+        def done(result: Any) -> None:
+            pending.discard(host)
+            self._done_one(meta, st)  # type: ignore[attr-defined]
+            if hasattr(result, "getTraceback"):  # a bug, not a TLS problem: say so, keep crawling
+                import logging
+
+                logging.getLogger(__name__).error("TLS probe of %s: %s", host, result.getTraceback())
+
+        d.addCallback(stored)
+        d.addBoth(done)
+
+    def _tls_idle(self, spider: Any = None) -> None:
+        if self.__dict__.get("_tls_pending"):
+            from scrapy.exceptions import DontCloseSpider
+
+            raise DontCloseSpider
 
     def parse_probe(self, response: Any):
         """Store a probe response as a page of kind 'probe'; follow nothing."""

@@ -44,6 +44,7 @@ class CrawlOptions:
     store: str
     campaign: str
     proxy: str | None = None
+    ca_bundle: str | None = None  # CA bundle (PEM) for the verified TLS probe; None: the system's trust store
     depth: int = 4
     max_pages: int = 400
     sites: list[str] | None = None
@@ -106,6 +107,7 @@ def scrapy_settings(opts: CrawlOptions, jobdir: str | None = None) -> dict[str, 
         "WINDVANE_BROWSER_PAGES": opts.browser_tabs,
         "EXTENSIONS": {"crawlers.extensions.ProgressLog": 500},
         "WINDVANE_PROXY": opts.proxy,
+        "WINDVANE_CA_BUNDLE": opts.ca_bundle,  # crawlers.tls: the verified TLS probe only
         "WINDVANE_PROGRESS": opts.progress,
     }
     if jobdir:

@@ -57,6 +57,11 @@ CREATE TABLE IF NOT EXISTS pages (
   warc_length INTEGER, rendered_warc_offset INTEGER, screenshot TEXT, parent_id INTEGER,
   redirects TEXT, block TEXT, UNIQUE (campaign, url));
 CREATE INDEX IF NOT EXISTS pages_site ON pages (campaign, site_id);
+CREATE TABLE IF NOT EXISTS tls_probes (
+  campaign TEXT, site_id TEXT, host TEXT, port INTEGER, verified INTEGER, problem TEXT, error TEXT,
+  error_code INTEGER, issuer TEXT, subject TEXT, san TEXT, not_before TEXT, not_after TEXT,
+  tls_version TEXT, cipher TEXT, trust TEXT, via_proxy INTEGER, probed_at TEXT, warc_file TEXT,
+  warc_offset INTEGER, PRIMARY KEY (campaign, host, port));
 CREATE TABLE IF NOT EXISTS failures (
   id INTEGER PRIMARY KEY, campaign TEXT, site_id TEXT, url TEXT, reason TEXT,
   status INTEGER, at TEXT, referrer TEXT, UNIQUE (campaign, url));
@@ -76,6 +81,12 @@ CREATE TABLE IF NOT EXISTS scores (
   run_id TEXT, target_id TEXT, node_id TEXT, level TEXT, points REAL, max_points REAL,
   rate REAL, rank INTEGER, evidence_ids TEXT, PRIMARY KEY (run_id, target_id, node_id));
 """
+
+
+# the columns of tls_probes, in order (crawlers.tls writes them, extract reads them)
+TLS_COLS = ("campaign", "site_id", "host", "port", "verified", "problem", "error", "error_code", "issuer",
+            "subject", "san", "not_before", "not_after", "tls_version", "cipher", "trust", "via_proxy",
+            "probed_at", "warc_file", "warc_offset")
 
 
 # columns added after a table was first created: (table, column, type); added to older stores on open
@@ -225,6 +236,20 @@ class Store:
             sql += " and site_id = ?"
             args.append(site_id)
         yield from self.db.query(sql + " order by id", args)
+
+    def tls_probes(self, campaign: str) -> dict[str, dict]:
+        """The verified TLS probes of a campaign (port 443), by host: verified (bool), problem, error,
+        issuer, subject, san (list), not_before, not_after, tls_version, … (see docs/store.md)."""
+        cur = self.conn.execute(f"SELECT {', '.join(TLS_COLS)} FROM tls_probes WHERE campaign=? AND port=443",
+                                [campaign])
+        out: dict[str, dict] = {}
+        for r in cur.fetchall():
+            d = dict(zip(TLS_COLS, r, strict=True))
+            d["verified"] = bool(d["verified"])
+            d["via_proxy"] = bool(d["via_proxy"])
+            d["san"] = json.loads(d["san"] or "[]")
+            out[d["host"]] = d
+        return out
 
     def page(self, page_id: int) -> dict:
         rows = list(self.db.query("select * from pages where id = ?", [page_id]))

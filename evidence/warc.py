@@ -78,9 +78,9 @@ class WarcArchive:
             http = StatusAndHeaders(f"{status} {reason or 'OK'}", pairs, protocol="HTTP/1.1")
             rec = self._writer.create_warc_record(url, "response", payload=io.BytesIO(body),
                                                   http_headers=http, warc_headers_dict=warc_headers)
-        else:  # resource: e.g. a rendered DOM or a screenshot, with its own content type
+        else:  # resource (a rendered DOM, a screenshot) or metadata (TLS probe facts), with its own content type
             ctype = dict((k.lower(), v) for k, v in headers).get("content-type", "application/octet-stream")
-            rec = self._writer.create_warc_record(url, "resource", payload=io.BytesIO(body),
+            rec = self._writer.create_warc_record(url, record_type, payload=io.BytesIO(body),
                                                   warc_content_type=ctype, warc_headers_dict=warc_headers)
         offset = self._fh.tell()
         self._writer.write_record(rec)

@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import date
+from urllib.parse import urlsplit
 
 from evidence.store import Store, now_iso
 from evidence.warc import read_record
@@ -114,6 +115,7 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
     warc_dir = store.campaign_dir(campaign) / "warc"
     stats = {"pages": 0, "unreadable": 0, "capped": 0}
     kept: dict[tuple[str, str], int] = {}
+    tls_facts = store.tls_probes(campaign)
     at = now_iso()
 
     page_rules = [r for r in ruleset.rules if not is_site_rule(r)]
@@ -157,6 +159,9 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
                 stats["unreadable"] += 1
                 continue
             doc.info = page_info(page)
+            tls = tls_facts.get(urlsplit(doc.url).hostname or "")
+            if tls is not None:  # the verified TLS probe of the page's host (http: {certificate: …})
+                doc.info["tls"] = tls
             urls[page["id"]] = doc.url
             for rule in probe_rules if probe else page_rules:
                 for f in run_rule(rule, doc, ctx):

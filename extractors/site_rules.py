@@ -10,7 +10,10 @@ Registered into ``extractors.matchers`` on import (``extractors.rules`` imports 
                ``probe``, ``other``), its crawl depth (``depth_max``), or its title fit;
 ``http``       what the crawl stored about the response: ``scheme``, ``status`` (regex on the
                code), ``header`` (+ ``header_pattern``), ``redirected_from`` (regex on the URL
-               requested, e.g. ``'^http://'`` for an http→https redirect), ``path``;
+               requested, e.g. ``'^http://'`` for an http→https redirect), ``path``,
+               ``certificate`` (``valid``: the crawl's verified TLS probe of the page's host
+               passed — chain, host name, dates; ``invalid``: it failed, the reason in the
+               values; no probe stored: neither);
 ``doc_field``  a policy document's metadata field (``validity``, ``issuer``, …) matching a regex;
 ``site``       a site-level aggregate evaluated after the page pass over all of a site's pages:
                ``of`` (which pages count, a matcher; default every crawled page),
@@ -206,7 +209,7 @@ class PageMatcher(Matcher):
 
 
 class HttpMatcher(Matcher):
-    FIELDS = {"scheme", "status", "header", "header_pattern", "redirected_from", "path"}
+    FIELDS = {"scheme", "status", "header", "header_pattern", "redirected_from", "path", "certificate"}
 
     def __init__(self, spec: dict, path: tuple):
         self.scheme = spec.get("scheme")
@@ -218,6 +221,9 @@ class HttpMatcher(Matcher):
         self.header_pattern = compile_regex(spec.get("header_pattern"), path + ("header_pattern",), re.I)
         self.redirected_from = compile_regex(spec.get("redirected_from"), path + ("redirected_from",), re.I)
         self.path = compile_regex(spec.get("path"), path + ("path",), re.I)
+        self.certificate = spec.get("certificate")
+        if self.certificate is not None and self.certificate not in ("valid", "invalid"):
+            raise MatchError(path + ("certificate",), "certificate must be valid or invalid")
         if not spec:
             raise MatchError(path, "an http matcher needs at least one check")
         if self.header_pattern is not None and not self.header:
@@ -248,7 +254,16 @@ class HttpMatcher(Matcher):
             if not requested or requested == url or not self.redirected_from.search(requested):
                 return []
             values["requested_url"] = requested
+        if self.certificate is not None:
+            tls = info.get("tls")  # the verified TLS probe of the page's host (crawlers.tls)
+            if not isinstance(tls, dict) or bool(tls.get("verified")) != (self.certificate == "valid"):
+                return []
+            values["certificate"] = {k: tls.get(k) for k in _CERT_VALUES if tls.get(k) is not None}
         return [Hit(url, 0, 0, values)]
+
+
+# what an http matcher with ``certificate`` copies from the TLS probe into the evidence values
+_CERT_VALUES = ("verified", "problem", "error", "issuer", "subject", "not_after", "tls_version", "trust")
 
 
 class DocFieldMatcher(Matcher):

@@ -26,6 +26,11 @@ page table made) and, deterministically from the seed, gives a minority of sites
   ``charset_undeclared`` (GBK pages with no charset in the header nor a meta) and
   ``charset_malformed_meta`` (the GBK site map with ``<meta httpequiv="ContentType" …>``
   and no header charset); these sites print GBK-only characters (堃, 喆) in the footer.
+* ``tls_expired``, ``tls_self_signed``, ``tls_wrong_host`` — the https portal presents a
+  certificate that a verifying client rejects: signed by the simulated web's CA but expired,
+  self-signed (not signed by that CA), or issued for another host name. Crawling still works
+  (content crawlers do not verify), but ``https_access`` is not met: the truth says absent,
+  with the home page as a ``tls_<kind>`` trap.
 * ``oversized_page`` (a 30 MB HTML page) and ``stalled_page`` (headers and 8 KB of body,
   then nothing for 120 s, then the connection closes), both linked from the site map.
 """
@@ -55,6 +60,8 @@ CORRUPT_RATE = 0.08
 HUGE_ATTACHMENT_RATE = 0.05
 OVERSIZED_RATE = 0.05
 STALLED_RATE = 0.04
+TLS_CERT_RATE = 0.07
+TLS_CERT_FAULTS = ("expired", "self_signed", "wrong_host")
 HUGE_ATTACHMENT_BYTES = 60 * 1024 * 1024
 OVERSIZED_PAGE_BYTES = 30 * 1024 * 1024
 STALL_SECONDS = 120.0
@@ -96,6 +103,21 @@ def apply_full_faults(m: SiteModel, seed: int) -> None:
     if m.encoding == "gbk":
         _charset(m, roll("charset"))
     _big_pages(m, roll("oversized").random() < OVERSIZED_RATE, roll("stalled").random() < STALLED_RATE)
+    if m.scheme == "https" and (r := roll("tls")).random() < TLS_CERT_RATE:
+        _tls_cert(m, r.choice(TLS_CERT_FAULTS))
+
+
+def _tls_cert(m: SiteModel, kind: str) -> None:
+    """A certificate a verifying client rejects: https_access is then not met (see the module doc)."""
+    m.tls_cert = kind
+    m.faults.append(f"tls_{kind}")
+    m.fault_details.append({"kind": f"tls_{kind}", "urls": [f"{m.base}/"]})
+    lt = m.leaves.get("https_access")
+    if lt is not None:
+        lt.present, lt.share = False, None
+        lt.refs.clear()
+        lt.how.append(f"tls:{kind}")
+        lt.traps.append((f"tls_{kind}", "home"))
 
 
 def _tag(m: SiteModel, tag: str, variants: set[str]) -> None:

@@ -46,7 +46,7 @@ def full_campaign(tmp_path_factory) -> dict:
     store = tmp / "store.db"
     truth = tmp / "truth.json"
     with SimWebProcess(str(DEFAULT_REGISTRY), seed=2023, truth_path=str(truth), faults="full") as web:
-        run_cli("crawl", "--proxy", web.proxy_url, "--store", str(store), "--campaign", FULL_CAMPAIGN,
+        run_cli("crawl", "--proxy", web.proxy_url, "--ca-bundle", web.ca_path, "--store", str(store), "--campaign", FULL_CAMPAIGN,
                 "--as-of", "2023-10-31", "--delay", "0", "--quiet", check=True, timeout=1800)
     run_cli("extract", "--store", str(store), check=True, timeout=1200)
     run_cli("score", "--store", str(store), "--run", "r1", check=True)

@@ -41,7 +41,7 @@ def crawl(tmp_path_factory):
         truth = json.loads(truth_path.read_text(encoding="utf-8"))
         for sid, faults in SITES.items():  # the truth still gives these sites the faults we test
             assert faults <= set(truth["sites"][sid]["faults"]), (sid, truth["sites"][sid]["faults"])
-        args = ["crawl", "--proxy", web.proxy_url, "--store", str(store), "--campaign", CAMPAIGN,
+        args = ["crawl", "--proxy", web.proxy_url, "--ca-bundle", web.ca_path, "--store", str(store), "--campaign", CAMPAIGN,
                 "--browser", "never", "--timeout", "10", "--json", "--quiet", "--delay", "0"]
         for sid in SITES:
             args += ["--site", sid]

@@ -36,7 +36,7 @@ def campaign(tmp_path_factory):
     store = tmp / "store.db"
     truth = tmp / "truth.json"
     with SimWebProcess(str(DEFAULT_REGISTRY), seed=2023, truth_path=str(truth), faults="full") as web:
-        args = ["crawl", "--proxy", web.proxy_url, "--store", str(store), "--campaign", CAMPAIGN,
+        args = ["crawl", "--proxy", web.proxy_url, "--ca-bundle", web.ca_path, "--store", str(store), "--campaign", CAMPAIGN,
                 "--as-of", "2023-10-31", "--quiet", "--delay", "0"]
         for s in pick:
             args += ["--site", s]

@@ -56,7 +56,7 @@ def run_demo(args: argparse.Namespace) -> int:
     with SimWebProcess(str(registry_path), seed=args.seed, truth_path=str(truth_path), faults="full") as web:
         _step(f"simulated web listening as proxy {web.proxy_url}; crawling")
         cmd = [sys.executable, "-m", "windvane.cli", "crawl", "--registry", str(registry_path),
-               "--proxy", web.proxy_url, "--store", str(store_path), "--campaign", DEMO_CAMPAIGN,
+               "--proxy", web.proxy_url, "--ca-bundle", web.ca_path, "--store", str(store_path), "--campaign", DEMO_CAMPAIGN,
                "--as-of", AS_OF, "--delay", "0"]
         for s in sites or []:
             cmd += ["--site", s]

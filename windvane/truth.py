@@ -4,8 +4,9 @@ Used by `windvane demo` to print how well the pipeline recovered the truth, and 
 the end-to-end tests to assert it. Two views per leaf:
 
 * site level: a site "has" a leaf when the truth says present; the pipeline found it
-  when at least one evidence row exists for the site and leaf. Precision and recall
-  are over sites.
+  when at least one evidence row worth points exists for the site and leaf (a 0-point
+  row, e.g. ``https_access.certificate_invalid``, records why a leaf is not met).
+  Precision and recall are over sites.
 * evidence level: every evidence row's page must be one the truth lists for that
   leaf (``urls``); evidence precision is the share of rows that are.
 """
@@ -50,7 +51,8 @@ def evaluate(store: Store, campaign: str, truth: dict, sites: list[str] | None =
     site_ids = sites or sorted(truth["sites"])
     rows = store.conn.execute(
         "select e.site_id, e.leaf_id, e.url, p.final_url from evidence e "
-        "left join pages p on p.id = e.page_id where e.campaign = ?", [campaign]).fetchall()
+        "left join pages p on p.id = e.page_id where e.campaign = ? "
+        "and (e.points is null or e.points > 0)", [campaign]).fetchall()
     found: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
     for site_id, leaf_id, url, final_url in rows:
         found.setdefault((site_id, leaf_id), []).append((url, final_url))
