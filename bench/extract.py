@@ -119,8 +119,8 @@ def build_store(tmp: Path, sites: int, registry: Path, max_pages: int | None) ->
     store, campaign = tmp / "bench.db", "bench-extract"
     with SimWebProcess(str(registry), seed=2023, truth_path=None, port=0) as web:
         cmd = [sys.executable, "-m", "windvane.cli", "crawl", "--registry", str(registry), "--proxy",
-               web.proxy_url, "--store", str(store), "--campaign", campaign, "--as-of", "2023-10-31", "--quiet",
-               "--delay", "0"]
+               web.proxy_url, "--ca-bundle", web.ca_path, "--store", str(store), "--campaign", campaign,
+               "--as-of", "2023-10-31", "--quiet", "--delay", "0"]
         if max_pages:
             cmd += ["--max-pages", str(max_pages)]
         for s in site_ids:

@@ -34,8 +34,8 @@ crawler renders one page per distinct script and host: a navigation bar that a s
 builds on every page of a site is rendered once, not on every page.
 
 ``onclick_links(root)`` returns the targets of ``window.open('…')`` / ``location.href='…'``
-in ``onclick`` attributes and ``javascript:`` hrefs: links a plain crawl can follow
-without any browser.
+in ``onclick`` attributes and ``javascript:`` hrefs (``evidence.links``, shared with the
+rules): links a plain crawl can follow without any browser.
 """
 
 from __future__ import annotations
@@ -46,8 +46,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
+from evidence.links import handler_links
+
 # statuses behind which the usual challenges and interstitials come
-CHALLENGE_STATUSES = {202, 403, 405, 406, 412, 418, 429, 503, 521, 555}
+# (not 429: a rate limit is honoured with its Retry-After, never solved as a challenge)
+CHALLENGE_STATUSES = {202, 403, 405, 406, 412, 418, 503, 521, 555}
 _SMALL_BODY = 24 * 1024  # a challenge shell is a few KB at most; 瑞数 shells reach ~20 KB with the inline VM
 _REAL_TEXT = 200  # visible characters that make a page "real content"
 FEW_LINKS = 3  # a page with fewer static links and any script is rendered (near-empty shell)
@@ -74,7 +77,9 @@ def _visible_chars(body: bytes) -> int:
 
 
 def challenge_reason(status: int, headers: dict[str, str] | None, body: bytes) -> str | None:
-    """Why this response looks like a JavaScript challenge, or None if it does not."""
+    """Why this response looks like a JavaScript challenge, or None if it does not (never for a 429)."""
+    if status == 429:
+        return None
     if len(body) > _SMALL_BODY and status not in CHALLENGE_STATUSES:
         return None
     head = body[:_SMALL_BODY * 2]
@@ -270,22 +275,7 @@ def script_fingerprint(root: Any, url: str | None = None) -> str:
     return h.hexdigest()[:16]
 
 
-_OPEN_TARGET = re.compile(r"(?:window\s*\.\s*open|location\s*\.\s*(?:href\s*=|assign\s*\(|replace\s*\()|"
-                          r"location\s*=)\s*\(?\s*['\"]([^'\"]+)['\"]", re.I)
-
-
 def onclick_links(root: Any) -> list[str]:
-    """URLs named by ``window.open('…')``-like calls in onclick attributes and javascript: hrefs."""
-    out: list[str] = []
-    for el in root.iter():
-        if not isinstance(el.tag, str):
-            continue
-        for attr in ("onclick", "href"):
-            v = el.get(attr)
-            if not v or (attr == "href" and not v.lower().startswith("javascript:")):
-                continue
-            for m in _OPEN_TARGET.finditer(v):
-                u = m.group(1).strip()
-                if u and not u.lower().startswith(("javascript:", "#", "about:")):
-                    out.append(u)
-    return out
+    """URLs named only by event handlers (``onclick``, ``javascript:`` hrefs, ``data-url`` on a
+    clickable element): the one reading the rules use too (:func:`evidence.links.handler_links`)."""
+    return handler_links(root)

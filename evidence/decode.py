@@ -12,8 +12,14 @@ encoding to use and ``decode_html`` decodes with it:
    skipped. A GB or single-byte declaration over bytes that are valid multi-byte UTF-8 is
    taken for a mistake too (UTF-8 text almost never decodes by accident, GB18030 and
    Latin-1 decode almost anything);
-3. then detection: strict UTF-8, strict GB18030 (with some CJK in it), charset-normalizer
-   (it confuses short GBK texts with Korean cp949, hence last).
+3. if no candidate decodes strictly, the candidates again, each accepted with a **few bad
+   bytes** (:func:`tolerable`: at most 2% of the non-ASCII bytes, and far more Chinese
+   characters than bad bytes), as browsers do: a GBK page whose titles a CMS cut by byte
+   count, in the middle of a character, keeps its declared encoding and shows U+FFFD
+   where the cut fell, instead of being thrown to detection;
+4. then detection: strict UTF-8, strict GB18030 (with some CJK in it), the same two with a
+   few bad bytes, charset-normalizer last (it confuses short GBK texts with Korean cp949,
+   Big5 or Latin-1: Chinese text never goes to it when UTF-8 or GB18030 reads it).
 
 GB2312 and GBK are always read as GB18030, their superset (GBK-only characters such as 堃
 or 喆 are common in names). The text returned is always valid Unicode: if nothing decodes
@@ -73,8 +79,31 @@ def _decodes(body: bytes, enc: str) -> bool:
         return False
 
 
+_BAD_SHARE = 0.02  # bad bytes tolerated, as a share of the non-ASCII bytes
+_CJK_PER_BAD = 10  # ... with at least this many CJK characters per bad byte
+
+
+def tolerable(body: bytes, enc: str) -> bool:
+    """Whether ``body`` reads as ``enc`` but for a few bad bytes (a title cut mid-character).
+
+    At most 2% of the non-ASCII bytes (and at least one) may fail to decode, and the text
+    must hold ten CJK characters per failure: a GBK body read as UTF-8 fails on about half
+    its non-ASCII bytes, a Latin-1 or Big5 guess has no such budget to meet.
+    """
+    try:
+        text = body.decode(enc, errors="replace")
+    except LookupError:
+        return False
+    bad = text.count("\ufffd") - (body.count(b"\xef\xbf\xbd") if enc == "utf-8" else 0)
+    if bad <= 0:
+        return True
+    non_ascii = len(_NON_ASCII.findall(body))
+    return bad <= max(1.0, non_ascii * _BAD_SHARE) and len(_CJK.findall(text)) >= _CJK_PER_BAD * bad
+
+
 def detect(body: bytes) -> str:
-    """Best guess for bytes that declare nothing: strict UTF-8, strict GB18030, charset-normalizer."""
+    """Best guess for bytes that declare nothing: strict UTF-8, strict GB18030, the same two
+    with a few bad bytes, charset-normalizer."""
     if _decodes(body, "utf-8"):
         return "utf-8"
     try:
@@ -83,6 +112,10 @@ def detect(body: bytes) -> str:
             return "gb18030"
     except UnicodeDecodeError:
         pass
+    if tolerable(body, "utf-8"):
+        return "utf-8"
+    if tolerable(body, "gb18030"):
+        return "gb18030"
     from charset_normalizer import from_bytes
 
     best = from_bytes(body[:200000]).best()
@@ -97,7 +130,7 @@ def html_encoding(body: bytes, content_type: str | None = None, declared: str | 
         return "utf-16"
     has_non_ascii = _NON_ASCII.search(body) is not None
     utf8_ok: bool | None = None
-    tried: set[str] = set()
+    tried: list[str] = []
     # candidates are computed lazily: the <meta> is read only when the header did not do
     for get in (lambda: norm_encoding(declared), lambda: header_charset(content_type), lambda: meta_charset(body)):
         enc = get()
@@ -105,7 +138,7 @@ def html_encoding(body: bytes, content_type: str | None = None, declared: str | 
             continue
         if not has_non_ascii:
             return enc
-        tried.add(enc)
+        tried.append(enc)
         if enc == "utf-8" or enc in _LOOSE:
             if utf8_ok is None:
                 utf8_ok = _decodes(body, "utf-8")
@@ -114,6 +147,12 @@ def html_encoding(body: bytes, content_type: str | None = None, declared: str | 
             if enc == "utf-8":
                 continue
         if _decodes(body, enc):
+            return enc
+    # nothing declared decodes strictly: a declaration with a few bad bytes still holds
+    for enc in tried:
+        if (enc == "utf-8" or enc in _LOOSE) and tolerable(body, "utf-8"):
+            return "utf-8"
+        if enc != "utf-8" and tolerable(body, enc):
             return enc
     return detect(body)
 

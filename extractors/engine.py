@@ -6,7 +6,9 @@
 * ``parse_html(html, url)`` / ``parse_text(text, url)`` build a :class:`PageDoc` once: the
   visible text (scripts, styles and comments dropped, whitespace runs collapsed to one space,
   block boundaries to one newline), every link with its label (anchor text + ``img alt`` +
-  ``title``) and its span in that text, the text segments the metadata reader uses, and the
+  ``title``) and its span in that text — links whose target is only in an event handler
+  (``onclick``, ``javascript:`` hrefs, on ``<a>``, ``<li>``, ``<div>``, ``<img>``…) included,
+  read by ``evidence.links`` as the crawler reads them — the text segments the metadata reader uses, and the
   policy-document metadata (lazily, see ``extractors.document``).
 * ``visible_text(html)`` is the text that offsets of evidence refer to.
 * the keyword prefilter: a matcher registers the words one of which any match of its regex
@@ -28,6 +30,8 @@ from urllib.parse import SplitResult, urljoin, urlsplit
 
 import lxml.etree
 import lxml.html
+
+from evidence.links import handler_target
 
 if TYPE_CHECKING:
     from extractors.document import DocumentInfo, TargetNames
@@ -81,6 +85,8 @@ class PageDoc:
     kind: str = "html"  # "html" | "text"
     root: Any = None  # the lxml tree (HTML pages), for CSS selectors
     info: dict = field(default_factory=dict)  # what the crawl stored: status, headers, depth, kind, requested_url
+    spans: dict = field(default_factory=dict)  # block element of ``root`` -> its (start, end) in ``text``
+    _zone: list | None = None  # article body + headline spans (extractors.body), computed on demand
     _doc: Any = None
     _doc_done: bool = False
 
@@ -275,9 +281,6 @@ class _Builder:
         return "".join(self.parts)
 
 
-_JS_URL = re.compile(r"""(?:window\.open|location(?:\.href)?\s*=|openUrl|openWin\w*)\s*\(?\s*['"]([^'"]+)['"]""")
-
-
 def _label_of(a: lxml.html.HtmlElement) -> str:
     bits = [a.text_content()]
     for img in a.iter("img"):
@@ -378,6 +381,7 @@ def parse_html(html: str, url: str = "") -> PageDoc:
     raw_links: list[tuple[str, str, int, int]] = []
     form_spans: list[tuple[int, int]] = []  # <select> menus: visible text, but never metadata
     h1: list[str] = []
+    spans: dict[Any, tuple[int, int]] = {}
 
     # an explicit stack, not recursion: broken pages nest thousands of unclosed tags
     body = root.find("body")
@@ -399,13 +403,19 @@ def parse_html(html: str, url: str = "") -> PageDoc:
             continue
         tag, kind = opened
         end = b.n
+        if kind != "inline":
+            spans[el] = (min(start, end), end)
         if tag == "a" or (tag == "area" and el.get("href")):
             href = (el.get("href") or "").strip()
-            onclick = el.get("onclick") or ""
-            if (not href or href.lower().startswith("javascript")) and _JS_URL.search(onclick):
-                href = _JS_URL.search(onclick).group(1)
+            if not href or href == "#" or href.lower().startswith("javascript"):
+                href = handler_target(el) or href
             if href and not href.lower().startswith(("javascript:", "mailto:", "#")):
                 raw_links.append((_label_of(el), href, min(start, end), end))
+        elif el.get("onclick") is not None or el.get("role") == "link":
+            # <li onclick="location.href='…'">, <img onclick="window.open('…')">, <div data-url=… onclick=…>
+            target = handler_target(el)
+            if target:
+                raw_links.append((_label_of(el), target, min(start, end), end))
         elif tag == "option":
             v = (el.get("value") or "").strip()
             if v.lower().startswith(("http://", "https://", "//")):
@@ -439,6 +449,7 @@ def parse_html(html: str, url: str = "") -> PageDoc:
                 if e > s and not (form_spans and any(a <= s and e <= z for a, z in form_spans))]
     page = PageDoc(url, title, text, links, segments, meta, h1, "html")
     page.root = root
+    page.spans = spans
     return page
 
 

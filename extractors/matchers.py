@@ -6,10 +6,13 @@ checks it made. Matchers:
 
 ``link``      anchors (label = text + img alt + title; absolute href), with text/href/host
               regexes, negative regexes, ``max_text``, ``other_host`` (host differs from the
-              page's) and ``not_article`` (href does not look like a news/article page);
+              page's), ``not_article`` (href does not look like a news/article page) and
+              ``not_in_body`` (the link is page furniture, not inside an article's body or
+              headline: ``extractors.body``); links only in event handlers count;
 ``text``      a regex over the visible text, optionally ``near`` another regex within
-              ``window`` characters, ``not_near`` guards, and ``not_in_link`` (ignore text
-              inside anchors, which the link matcher judges);
+              ``window`` characters, ``not_near`` guards, ``not_in_link`` (ignore text
+              inside anchors, which the link matcher judges) and ``not_in_body`` (ignore
+              text in an article's body or headline: entries are page furniture);
 ``document``  the page's policy-document metadata, with title regexes and the checks
               ``not_draft``, ``in_force``, ``before_cutoff`` and ``issued_by_target``;
 ``url``       the page URL;
@@ -28,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from extractors.body import in_body
 from extractors.engine import Context, PageDoc, register_literals, required_literals
 
 ARTICLE_PATH = re.compile(
@@ -74,7 +78,8 @@ class Matcher:
 
 
 class LinkMatcher(Matcher):
-    FIELDS = {"text", "text_not", "href", "href_not", "host", "host_not", "max_text", "other_host", "not_article"}
+    FIELDS = {"text", "text_not", "href", "href_not", "host", "host_not", "max_text", "other_host", "not_article",
+              "not_in_body"}
 
     def __init__(self, spec: dict, path: tuple):
         self.text = compile_regex(spec.get("text"), path + ("text",))
@@ -86,6 +91,7 @@ class LinkMatcher(Matcher):
         self.max_text = spec.get("max_text")
         self.other_host = bool(spec.get("other_host"))
         self.not_article = bool(spec.get("not_article"))
+        self.not_in_body = bool(spec.get("not_in_body"))
         if not (self.text or self.href or self.host):
             raise MatchError(path, "a link matcher needs at least one of text, href, host")
         # words one of which a label must contain to match ``text`` (None: no prefilter)
@@ -116,6 +122,8 @@ class LinkMatcher(Matcher):
                 continue
             if self.not_article and is_article(link):
                 continue
+            if self.not_in_body and in_body(page, link.start, link.end):
+                continue
             snippet = page.text[link.start:link.end] if link.end > link.start else label
             out.append(Hit(snippet or label, link.start, link.end,
                            {"link_text": label, "href": link.href}))
@@ -133,7 +141,7 @@ def is_article(link: object) -> bool:
 
 
 class TextMatcher(Matcher):
-    FIELDS = {"pattern", "near", "window", "not_near", "not_near_window", "in", "not_in_link"}
+    FIELDS = {"pattern", "near", "window", "not_near", "not_near_window", "in", "not_in_link", "not_in_body"}
 
     def __init__(self, spec: dict, path: tuple):
         self.pattern = compile_regex(spec.get("pattern"), path + ("pattern",))
@@ -144,6 +152,7 @@ class TextMatcher(Matcher):
         self.not_near = compile_regex(spec.get("not_near"), path + ("not_near",))
         self.not_near_window = int(spec.get("not_near_window", self.window))
         self.not_in_link = bool(spec.get("not_in_link"))
+        self.not_in_body = bool(spec.get("not_in_body"))
         self.where = spec.get("in", "text")
         if self.where not in ("text", "title"):
             raise MatchError(path + ("in",), f"'in' must be text or title, not {self.where!r}")
@@ -158,6 +167,8 @@ class TextMatcher(Matcher):
         for m in self.pattern.finditer(text):
             s, e = m.start(), m.end()
             if spans and self.where == "text" and any(a < e and s < b for a, b in spans):
+                continue
+            if self.not_in_body and self.where == "text" and in_body(page, s, e):
                 continue
             if self.not_near:
                 lo, hi = max(0, s - self.not_near_window), min(len(text), e + self.not_near_window)

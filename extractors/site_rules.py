@@ -5,7 +5,7 @@ Registered into ``extractors.matchers`` on import (``extractors.rules`` imports 
 
 ``css``        elements selected by a CSS selector (lxml + cssselect), optionally filtered by
                an attribute regex (``attr`` + ``pattern``) or a regex on the element's text
-               (``text``, ``max_text``);
+               (``text``, ``max_text``), and ``not_in_body`` (not in an article's body);
 ``page``       the page itself, when its kind (``home``, ``document``, ``list``, ``article``,
                ``probe``, ``other``), its crawl depth (``depth_max``), or its title fit;
 ``http``       what the crawl stored about the response: ``scheme``, ``status`` (regex on the
@@ -38,6 +38,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
+from extractors.body import in_body
 from extractors.engine import Context, PageDoc, parse_date, register_literals, required_literals
 from extractors.matchers import KINDS, LEAF_KINDS, Hit, Matcher, MatchError, build, compile_regex
 
@@ -97,7 +98,7 @@ def dated_items(page: PageDoc) -> list[tuple[date, int]]:
 
 # --- page-level kinds ------------------------------------------------------------------------
 class CssMatcher(Matcher):
-    FIELDS = {"selector", "attr", "pattern", "text", "max_text"}
+    FIELDS = {"selector", "attr", "pattern", "text", "max_text", "not_in_body"}
 
     def __init__(self, spec: dict, path: tuple):
         sel = spec.get("selector")
@@ -112,6 +113,7 @@ class CssMatcher(Matcher):
         self.pattern = compile_regex(spec.get("pattern"), path + ("pattern",), re.I)
         self.text = compile_regex(spec.get("text"), path + ("text",))
         self.max_text = spec.get("max_text")
+        self.not_in_body = bool(spec.get("not_in_body"))
         if self.pattern is not None and not self.attr:
             raise MatchError(path + ("pattern",), "'pattern' needs 'attr' (the attribute it applies to)")
         # an element's collapsed text is a part of the whole tree's: without one of these words
@@ -137,6 +139,10 @@ class CssMatcher(Matcher):
             if self.text is not None and not self.text.search(label):
                 continue
             start = page.text.find(label) if label else -1
+            if self.not_in_body:
+                span = page.spans.get(el)
+                if span is not None and in_body(page, span[0], span[1]):
+                    continue
             snippet = label or f"<{el.tag} {self.attr}=\"{value}\">" if self.attr else label or f"<{el.tag}>"
             vals: dict[str, Any] = {"tag": el.tag}
             if self.attr:
