@@ -236,14 +236,50 @@ def test_interrupted_crawl_resumes_to_the_same_pages(tmp_path):
 
 
 def test_crawl_after_a_hard_crash_completes_the_unfinished_sites(tmp_path):
-    (tmp_path / "reg.csv").write_text(REGISTRY, encoding="utf-8")
-    with FixtureWeb(["www.s1.gov.cn", "www.s2.gov.cn"]) as web:
-        run_crawl(tmp_path, web.proxy_url, "--site", "s1", campaign="c")
-        # simulate a crash: the marker of a running crawl is left behind, JOBDIR queue half-written
-        cdir = tmp_path / "s.files" / "c"
-        (cdir / "windvane-crawl.running").write_text("x")
-        (cdir / "jobdir" / "requests.queue").mkdir(parents=True, exist_ok=True)
-        summary = run_crawl(tmp_path, web.proxy_url, campaign="c")
-    assert summary["skipped_done"] == 1 and summary["pages"] > 10  # s1 done and skipped, s2 crawled
+    """kill -9 a running crawl once some pages are stored; the next run sees the crash and finishes the job."""
+    import signal
+    import time
+    (tmp_path / "reg.csv").write_text(REGISTRY.replace("province-3,province,s3,丙省,130000,"
+                                                       "http://www.unreachable.gov.cn/\n", ""), encoding="utf-8")
+    args = ["--depth", "6", "--max-pages", "40"]
+    db = tmp_path / "s.db"
+    cdir = tmp_path / "s.files" / "c"
+
+    def stored() -> int:
+        try:
+            return rows(db, "select count(*) from pages where campaign='c'")[0][0]
+        except sqlite3.OperationalError:  # the store or its tables are not there yet
+            return 0
+
+    with FixtureWeb(["www.s1.gov.cn", "www.s2.gov.cn"], delay=0.3) as web:
+        cmd = [str(WINDVANE), "crawl", "--registry", str(tmp_path / "reg.csv"), "--proxy", web.proxy_url,
+               "--store", str(db), "--campaign", "c", "--json", "--quiet", "--delay", "0", *args]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None and stored() < 5:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the crawl ended before it could be killed: " + proc.communicate()[1]
+        proc.send_signal(signal.SIGKILL)  # no handler runs: no queue saved, no site finished, no row flushed
+        proc.communicate(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        killed_pages = stored()
+        statuses = {r["status"] for r in rows(db, "select status from sites where campaign='c'")}
+        assert (cdir / "windvane-crawl.running").exists()  # the crash is visible to the next run
+        assert killed_pages >= 5 and "crawling" in statuses, (killed_pages, statuses)
+
+        again = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert again.returncode == 0, again.stderr
+        assert "did not stop cleanly" in again.stderr
+        summary = json.loads(again.stdout.strip().splitlines()[-1])
+        reference = run_crawl(tmp_path, web.proxy_url, *args, campaign="ref")
+    assert summary["status"] == "finished" and summary["pages"] > 0 and reference["status"] == "finished"
     assert not (cdir / "windvane-crawl.running").exists()
-    assert not rows(tmp_path / "s.db", "select url from pages group by campaign, url having count(*) > 1")
+    assert {r["status"] for r in rows(db, "select status from sites where campaign='c'")} == {"done"}
+    urls = {c: {r["url"] for r in rows(db, "select url from pages where campaign=?", (c,))} for c in ("c", "ref")}
+    assert killed_pages < len(urls["ref"]) and urls["c"] == urls["ref"]  # the resumed crawl has every page
+    assert not rows(db, "select url from pages group by campaign, url having count(*) > 1")
+    # every stored row points at complete bytes, those of the killed run included
+    warc_dir = cdir / "warc"
+    for p in rows(db, "select url, sha256, warc_file, warc_offset from pages where campaign='c'"):
+        _, _, body = read_record(warc_dir, p["warc_file"], p["warc_offset"])
+        assert hashlib.sha256(body).hexdigest() == p["sha256"], p["url"]

@@ -57,13 +57,15 @@ def campaign(tmp_path_factory):
 
 def test_pages_agree_with_their_warc_records(campaign):
     with Store(campaign["store"]) as st:
-        rows = list(st.iter_pages(CAMPAIGN, columns="url, sha256, warc_file, warc_offset"))
+        rows = list(st.iter_pages(CAMPAIGN, columns="url, final_url, sha256, warc_file, warc_offset"))
         warc_dir = st.campaign_dir(CAMPAIGN) / "warc"
     assert len(rows) > N_SITES * 50
+    assert any(r["url"] != r["final_url"] for r in rows)  # redirected pages: the check below tells them apart
     import hashlib
     for r in rows:
         uri, _headers, body = read_record(warc_dir, r["warc_file"], r["warc_offset"])
-        assert uri == r["url"] or uri
+        # the record is the response as fetched: its target URI is the page's final URL (after redirects)
+        assert uri == r["final_url"], (r["url"], r["final_url"], uri)
         assert hashlib.sha256(body).hexdigest() == r["sha256"], r["url"]
     for f in sorted(warc_dir.glob("*.warc.gz")):
         proc = subprocess.run([str(Path(sys.executable).parent / "warcio"), "check", str(f)],
