@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
+from extractors.dates import FULLWIDTH
 from extractors.engine import parse_date
+from extractors.promulgation import Promulgation, effective_date, find_promulgation
 
 if TYPE_CHECKING:
     from extractors.engine import PageDoc
@@ -29,15 +31,15 @@ LABELS: dict[str, list[str]] = {
     "index_no": ["索引号", "索取号", "信息索引号"],
     "doc_number": ["发文字号", "文号", "发文文号", "文件编号", "文件字号", "发布文号", "发文号"],
     "issuer": ["发文机关", "发布机构", "发文单位", "发布单位", "发文机构", "制发机关", "制定机关",
-               "发布机关", "生成机构", "公开机构", "责任部门", "信息公开机构"],
+               "发布机关", "生成机构", "公开机构", "责任部门", "信息公开机构", "发布部门", "颁布机关", "公布机关"],
     "source": ["信息来源", "来源"],
-    "written_date": ["成文日期", "发文日期", "成文时间", "印发日期", "制发日期"],
-    "published_date": ["发布日期", "公开日期", "发布时间", "公开时间", "上载日期"],
+    "written_date": ["成文日期", "发文日期", "成文时间", "印发日期", "制发日期", "通过日期"],
+    "published_date": ["发布日期", "公开日期", "发布时间", "公开时间", "上载日期", "公布日期", "颁布日期"],
     "effective_date": ["生效日期", "施行日期", "生效时间", "实施日期"],
     "expiry_date": ["废止日期", "失效日期", "有效期至", "截止日期"],
     "validity": ["有效性", "时效性", "时效", "效力状态", "效力", "有效状态", "是否有效", "文件状态"],
     "title": ["标题", "名称", "文件名称", "公文标题"],
-    "category": ["主题分类", "分类", "组配分类", "体裁分类", "信息分类"],
+    "category": ["主题分类", "分类", "组配分类", "体裁分类", "信息分类", "效力级别"],
     "keywords": ["主题词", "关键词"],
 }
 # labels whose presence marks a metadata block (信息来源/发布时间 alone are news furniture)
@@ -56,10 +58,21 @@ _LEADING = re.compile(rf"^{_SP}(?P<label>{_ALT})[\s\u3000\xa0]+(?P<value>\S.*)$"
 _INLINE = re.compile(rf"(?:^|(?<=[\s\u3000\xa0|｜;；]))(?:(?P<label>{_ALT}){_SP}[:：]|[\[【［]{_SP}(?P<blabel>{_ALT}){_SP}[\]】］]{_SP}[:：]?)")
 _STRIP = re.compile(r"[\s\u3000\xa0]+")
 
+_CN_NUM = r"(?:\d{1,5}|[一二三四五六七八九十百零〇]{1,7})"
+# 文号: 浙政发〔2023〕12号 (any of 〔〕 [] ［］ () （） 【】), 杭市监罚决字〔2023〕8号, 国务院令第588号,
+# 主席令第八十四号, 浙江省人民代表大会常务委员会公告第45号 / 公告（第45号）, 财政部 税务总局公告2023年第10号
 DOC_NUMBER = re.compile(
-    r"[\u4e00-\u9fff]{1,12}[〔\[［(（【]\s*(?:19|20)\d{2}\s*[〕\]］)）】]\s*\d{1,4}\s*号"
-    r"|[\u4e00-\u9fff]{1,12}令第\s*\d{1,4}\s*号"
-    r"|[\u4e00-\u9fff]{2,12}公告\s*(?:19|20)\d{2}\s*年第\s*\d{1,4}\s*号")
+    r"[\u4e00-\u9fffA-Za-z]{1,16}[〔\[［(（【]\s*(?:19|20)\d{2}\s*[〕\]］)）】]\s*第?\s*\d{1,5}\s*号"
+    rf"|[\u4e00-\u9fff]{{1,24}}令\s*[（(]?\s*第\s*{_CN_NUM}\s*号(?:\s*[)）])?"
+    rf"|[\u4e00-\u9fff][\u4e00-\u9fff \u3000]{{1,30}}?公告\s*[（(]?\s*(?:(?:19|20)\d{{2}}\s*年\s*)?第\s*{_CN_NUM}\s*号(?:\s*[)）])?")
+# a draft marker on a line of its own under the title: （征求意见稿）, 【草案】, (送审稿)
+_DRAFT_LINE = re.compile(r"^[\s（(【\[]*(?:草案)?(?:征求意见稿|草案|送审稿|讨论稿|修改稿|审议稿|草案修改稿)[\s）)】\]]*$")
+# a page titled by a decree / announcement heading (杭州市人民政府令第345号, …公告（第65号）)
+_HEADING_TITLE = re.compile(r"(?:令|公告)\s*[（(]?\s*(?:(?:19|20)\d{2}\s*年\s*)?第\s*\S{1,7}\s*号\s*[)）]?$")
+# a regulation's own title: ends with its kind (and an optional （试行） / （2022年修正）)
+REGULATION_TITLE = re.compile(
+    r"^[^《》]{2,60}(?:条例|办法|规定|细则|规则|决定|规范|规程|标准|意见|方案|规划|通知|公告|批复|令|法)"
+    r"(?:[（(][^（）()]{1,12}[)）])?$")
 DRAFT = re.compile(r"征求意见稿|征求意见|意见征集|草案|送审稿|讨论稿|公开征求|征集意见")
 DRAFT_URL = re.compile(r"/(?:zqyj|yjzj|yjzq|zjyj)(?:/|_)|hdjlpt/yjzj|opinion", re.I)
 INVALID = re.compile(r"废止|失效|已修订|已修改|作废|停止执行|已过期|过期|被修订|不再执行|已被")
@@ -83,9 +96,11 @@ class DocumentInfo:
     stamped_invalid: bool = False
 
     def values(self) -> dict:
+        d = self.date()
         return {"title": self.title, "doc_number": self.doc_number, "issuer": self.issuer,
                 "written_date": self.written_date, "published_date": self.published_date,
-                "validity": self.validity, "is_draft": self.is_draft}
+                "validity": self.validity, "is_draft": self.is_draft,
+                "date": d.isoformat() if d else "unknown"}
 
     def date(self) -> date | None:
         """The date that decides the cut-off: 发布日期 (when the public could first see it),
@@ -177,36 +192,117 @@ def _page_title(page: PageDoc, fields: dict[str, str]) -> str:
     return ""
 
 
+def normalize_number(number: str) -> str:
+    """A 文号 as one string: no whitespace, ASCII digits, ``公告（第45号）`` → ``公告第45号``,
+    ``中华人民共和国国务院令`` → ``国务院令``."""
+    n = re.sub(r"[\s\u3000\xa0]+", "", (number or "").translate(FULLWIDTH))
+    n = re.sub(r"(令|公告)[（(](第\S{1,7}?号)[)）]$", r"\1\2", n)
+    return re.sub(r"^中华人民共和国(国务院|主席)令", r"\1令", n)
+
+
+def _own_line_number(page: PageDoc) -> str:
+    """A 文号 on a line of its own near the top (attachments, plain documents), also when a
+    decree or announcement number is split over two lines (``…公告`` / ``第45号``)."""
+    segs = [s for s in page.segments[:80] if s.block or s is page.segments[0]]
+    for k, seg in enumerate(segs):
+        t = seg.text.strip().translate(FULLWIDTH)
+        if DOC_NUMBER.fullmatch(t):
+            return t
+        if k + 1 < len(segs) and re.search(r"(?:令|公告)$", t):
+            joined = t + segs[k + 1].text.strip().translate(FULLWIDTH)
+            if DOC_NUMBER.fullmatch(joined):
+                return joined
+    return ""
+
+
+def _regulation_title(page: PageDoc, title: str, note: Promulgation) -> str:
+    """The regulation's own title on a page with an adoption / promulgation note: the title a
+    decree / announcement heading names (《…》), else the page's title when it is a regulation's,
+    else the heading line right above the note, else a part of the <title> that is one."""
+    title = re.sub(r"\s*[（(][^（）()]*(?:通过|公布|批准|修正|修订)[^（）()]*[)）]\s*$", "", title)
+    if note.named_title and (_HEADING_TITLE.search(title) or not REGULATION_TITLE.match(title)):
+        return note.named_title
+    if REGULATION_TITLE.match(title):
+        return title
+    above = [ln.strip() for ln in page.text[max(0, note.start - 300):note.start].split("\n") if ln.strip()]
+    for line in reversed(above[-3:]):
+        line = line.strip("（( ")
+        if REGULATION_TITLE.match(line):
+            return line
+    for part in re.split(r"\s*[-_|｜—]+\s*", page.title or ""):
+        if REGULATION_TITLE.match(part.strip()):
+            return part.strip()
+    return title
+
+
 def read_document(page: PageDoc) -> DocumentInfo | None:
-    """The policy-document metadata of a page, or None when the page has no metadata block."""
+    """The policy-document metadata of a page, or None when the page is not a policy document.
+
+    A page is one when it has a metadata block (two strong labels), a 文号 printed under a
+    document-like title, or, for regulations shown as body text, a formal adoption or
+    promulgation note (:mod:`extractors.promulgation`) under a regulation's title. What the
+    block lacks (issuer, 文号, dates) is taken from the note."""
     fields = _labelled(page)
     strong = STRONG & fields.keys()
     title = _page_title(page, fields)
-    doc_number = fields.get("doc_number", "")
+    doc_number = fields.get("doc_number", "").translate(FULLWIDTH)
     if doc_number and not re.search(r"\d", doc_number) and doc_number.strip() in ("无", "-", "/", "—"):
         doc_number = ""
-    if not doc_number:  # a 文号 on a line of its own under the title (attachments, plain documents)
-        doc_number = next((s.text.strip() for s in page.segments[:60]
-                           if s.block and DOC_NUMBER.fullmatch(s.text.strip())), "")
+    if doc_number and not DOC_NUMBER.search(doc_number) and re.search(r"(?:令|公告)\s*$", doc_number):
+        # the number went on the next line of the cell: 浙江省人民代表大会常务委员会公告 / 第45号
+        at = page.text.find(doc_number.strip())
+        nxt = re.match(rf"\s*[（(]?\s*第\s*{_CN_NUM}\s*号\s*[)）]?", page.text[at + len(doc_number.strip()):]) \
+            if at >= 0 else None
+        if nxt:
+            doc_number = doc_number.strip() + nxt.group(0)
+    if not doc_number:
+        doc_number = _own_line_number(page)
+    note = find_promulgation(page.text, title) if page.text else None
+    if note is not None and note.doc_number and not doc_number:
+        doc_number = note.doc_number
+    if note is not None:
+        title = _regulation_title(page, title, note)
     if len(strong) < 2:
-        # no metadata block: a 文号 printed under the title still marks a document
-        head = page.text[:1500]
+        head = page.text[:1500].translate(FULLWIDTH)
         m = DOC_NUMBER.search(head)
-        if not (m and re.search(r"(通知|意见|办法|规定|条例|方案|规划|决定|细则|计划|要点|公告|批复|函)", title)):
+        has_number = bool(m and re.search(r"(通知|意见|办法|规定|条例|方案|规划|决定|细则|计划|要点|公告|批复|函)", title))
+        # a regulation shown as body text: its own title and a formal adoption / promulgation note
+        by_note = note is not None and bool(REGULATION_TITLE.match(title))
+        if not (has_number or by_note):
             return None
-        doc_number = doc_number or m.group(0)
-    issuer = fields.get("issuer") or fields.get("source") or page.meta.get("contentsource", "")
+        if not doc_number and has_number and m:
+            doc_number = m.group(0)
+    issuer = fields.get("issuer") or (note.issuer if note else "") or fields.get("source") \
+        or page.meta.get("contentsource", "")
+    written = fields.get("written_date", "")
+    published = fields.get("published_date", "") or page.meta.get("pubdate", "")
+    if note is not None and note.date is not None and not parse_date(written):
+        written = note.date.isoformat()  # adopted / promulgated: the note's date
+    if note is not None:
+        fields.setdefault("promulgation", note.note)
+        eff = note.effective or effective_date(page.text)
+        if eff and "effective_date" not in fields:
+            fields["effective_date"] = eff.isoformat()
     info = DocumentInfo(
-        title=title, doc_number=re.sub(r"\s+", "", doc_number) if doc_number else "",
-        issuer=issuer.strip(), written_date=fields.get("written_date", ""),
-        published_date=fields.get("published_date", "") or page.meta.get("pubdate", ""),
+        title=title, doc_number=normalize_number(doc_number),
+        issuer=issuer.strip(), written_date=written, published_date=published,
         validity=fields.get("validity", ""), fields=fields)
-    info.is_draft = bool(DRAFT.search(title) or DRAFT.search(info.validity) or DRAFT_URL.search(page.url or ""))
+    info.is_draft = bool(DRAFT.search(title) or DRAFT.search(info.validity) or DRAFT_URL.search(page.url or "")
+                         or _draft_line_near_title(page, title))
     info.stamped_invalid = any(_STAMP.match(s.text) for s in page.segments)
     pos = page.text.find(title) if title else -1
     if pos >= 0:
         info.title_start, info.title_end = pos, pos + len(title)
     return info
+
+
+def _draft_line_near_title(page: PageDoc, title: str) -> bool:
+    """A draft marker on a line of its own right under (or above) the title: （征求意见稿）."""
+    pos = page.text.find(title) if title else -1
+    if pos < 0:
+        return False
+    lines = page.text[max(0, pos - 40):pos + len(title) + 80].split("\n")
+    return any(_DRAFT_LINE.match(line.strip()) for line in lines if line.strip())
 
 
 # --- whose document is it ------------------------------------------------------------------

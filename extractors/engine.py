@@ -522,13 +522,8 @@ def run_rules(page: PageDoc, ruleset: RuleSet, ctx: Context) -> list[Finding]:
 
 
 def parse_date(s: str | None) -> date | None:
-    """'2023-10-31', '2023年10月31日', '2023/3/15', '2023.03.15' -> date; None if no date."""
-    if not s:
-        return None
-    m = re.search(r"((?:19|20)\d{2})\s*[年\-/.]\s*(\d{1,2})\s*[月\-/.]\s*(\d{1,2})", s)
-    if not m:
-        return None
-    try:
-        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    except ValueError:
-        return None
+    """'2023-10-31', '2023年10月31日', '2023/3/15', '2023.03.15', full-width digits, or Chinese
+    numerals ('二〇二二年六月十五日') -> date; None if no date (see ``extractors.dates``)."""
+    from extractors.dates import parse_date as _parse
+
+    return _parse(s)

@@ -219,8 +219,8 @@ class DocumentMatcher(Matcher):
             return []
         if self.in_force and not checks["in_force"]:
             return []
-        if self.before_cutoff and checks["before_cutoff"] is False:
-            return []
+        if self.before_cutoff and checks["before_cutoff"] is not True:
+            return []  # after the cut-off, or undated: a date unknown is never "on or before" it
         if self.issued_by_target and checks["issued_by_target"] is False:
             return []
         values = doc.values()
@@ -236,7 +236,8 @@ def document_checks(doc, ctx: Context) -> tuple[dict, dict]:
     checks["in_force"], notes["in_force"] = ok, why
     d = doc.date()
     if d is None:
-        checks["before_cutoff"], notes["before_cutoff"] = "unknown", "no date on the page"
+        checks["before_cutoff"] = "unknown"
+        notes["before_cutoff"] = "date unknown: no 成文/发布/通过/公布 date on the page, so not shown to be on or before the cut-off"
     else:
         checks["before_cutoff"] = d <= ctx.as_of
         notes["before_cutoff"] = f"{d.isoformat()} vs cut-off {ctx.as_of.isoformat()}"

@@ -22,8 +22,10 @@ ignored; a reply after it counts as no reply yet. An unanswered message older th
 ``overdue_days`` (default 90: the 国办 inspection's "three months") counts as an infinitely late
 reply; younger unanswered ones are still in progress and not counted. The site is a hit when at
 least ``min_messages`` are counted, at least one was answered, and the median delay is within
-``median_within_days`` calendar days or ``median_within_workdays`` working days (Monday–Friday;
-holidays are not known). Evidence is reported on every page carrying a counted message.
+``median_within_days`` calendar days or ``median_within_workdays`` working days, counted on the
+Chinese public-holiday and make-up-workday calendar (``evidence.workdays``, the ``chinese-calendar``
+package); a year the package does not cover is counted Monday–Friday and the evidence's
+``workday_calendar`` value says so. Evidence is reported on every page carrying a counted message.
 
 Registered into ``extractors.matchers`` on import (``extractors.rules`` imports this module).
 """
@@ -34,9 +36,10 @@ import math
 import re
 import statistics
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
+from evidence.workdays import WorkdayCount, count_workdays
 from extractors.engine import Context, PageDoc, parse_date
 from extractors.matchers import KINDS, LEAF_KINDS, Hit, Matcher, MatchError, build
 
@@ -77,14 +80,10 @@ class DatesRecord:
     messages: list[Message] = field(default_factory=list)
 
 
-def _workdays(a: date, b: date) -> int:
-    """Working days (Mon–Fri) after ``a`` up to and including ``b``."""
-    n, d = 0, a
-    while d < b:
-        d += timedelta(days=1)
-        if d.weekday() < 5:
-            n += 1
-    return n
+def _workdays(a: date, b: date) -> WorkdayCount:
+    """Working days after ``a`` up to and including ``b``, on the Chinese public-holiday and
+    make-up-workday calendar (``evidence.workdays``; Mon–Fri for years it does not cover)."""
+    return count_workdays(a, b)
 
 
 def _line_spans(text: str) -> list[tuple[int, int]]:
@@ -268,6 +267,7 @@ class ReplyTimesMatcher(Matcher):
         counted: dict[tuple[date, date | None], float] = {}
         workdays: dict[tuple[date, date | None], float] = {}
         carriers: dict[Any, Message] = {}
+        fallback: set[int] = set()
         recent = 0
         for r in records:
             if not r.is_of:
@@ -287,7 +287,9 @@ class ReplyTimesMatcher(Matcher):
                         continue
                     counted[k], workdays[k] = math.inf, math.inf
                 else:
-                    counted[k], workdays[k] = float((rep - m.submitted).days), float(_workdays(m.submitted, rep))
+                    wd = _workdays(m.submitted, rep)
+                    fallback |= wd.fallback_years
+                    counted[k], workdays[k] = float((rep - m.submitted).days), float(wd.days)
                 carriers.setdefault(r.key, m)
         answered = sum(1 for v in counted.values() if v != math.inf)
         if len(counted) < self.min_messages or not answered:
@@ -299,7 +301,7 @@ class ReplyTimesMatcher(Matcher):
             return []
         values = {"median_days": med_days, "median_workdays": med_work, "messages": len(counted),
                   "answered": answered, "overdue": len(counted) - answered, "in_progress": recent,
-                  "as_of": as_of.isoformat()}
+                  "as_of": as_of.isoformat(), "workday_calendar": WorkdayCount(0, fallback).calendar}
         out: list[tuple[Any, Hit]] = []
         for r in records:
             m = carriers.get(r.key)

@@ -3,9 +3,12 @@
 * ``message_reply_timeliness``: a 信件公开 / 留言选登 page listing the messages the portal received,
   as a table with date columns (来信时间 / 回复时间 / 状态), as labelled list rows
   (留言时间：… 答复时间：…) or as a status list whose reply dates are only on the detail pages.
-  Graded truth from the generated messages: median reply ≤ 5 working or ≤ 7 calendar days
+  Graded truth from the generated messages: median reply ≤ 5 working days (the Chinese holiday
+  calendar with its make-up working days, ``evidence.workdays``) or ≤ 7 calendar days
   (full), ≤ 15 days (half), else absent; an unanswered message older than 90 days counts as an
-  infinitely late reply, younger ones are in progress. Traps: a 来信办理情况通报 news item with an
+  infinitely late reply, younger ones are in progress. Variants where the calendar decides:
+  replies across a public holiday (8–14 calendar days, ≤ 5 working days: full) and across a
+  调休 working weekend day (8–10 days, 5 Mon–Fri days but 6 working days: half). Traps: a 来信办理情况通报 news item with an
   average reply time in words, a list with statuses but no reply dates, a slow or backlogged
   mailbox.
 * ``error_page``: how the site answers a path nobody links to: a real 404 with a page leading
@@ -29,7 +32,8 @@ from datetime import date, timedelta
 from html import escape
 from urllib.parse import quote
 
-from simweb.content import AS_OF, DEPTS, news_paragraphs, random_date
+from evidence.workdays import count_workdays, is_workday
+from simweb.content import AS_OF, DEPTS, news_paragraphs, random_date, rng_for
 from simweb.model import LeafTruth, Page, SiteModel
 
 _FAMILY_LAYOUTS = {"trs": ["table", "table", "labelled", "detail"], "hanweb": ["labelled", "labelled", "table", "detail"],
@@ -70,11 +74,33 @@ def _fmt(d: date, style: int, rng: random.Random) -> str:
 
 
 def _workdays(a: date, b: date) -> int:
-    n, d = 0, a
-    while d < b:
+    """Working days on the Chinese holiday calendar (the one the rules use: evidence.workdays)."""
+    return count_workdays(a, b).days
+
+
+def _monfri(a: date, b: date) -> int:
+    return sum((a + timedelta(days=k)).weekday() < 5 for k in range(1, (b - a).days + 1))
+
+
+def _calendar_pairs(variant: str, year: int = 2023) -> list[tuple[date, date]]:
+    """(submitted, replied) pairs where the holiday calendar and a Mon–Fri count disagree.
+
+    ``holiday``: 8–14 calendar days across a public holiday, at most 5 working days (the
+    calendar says fast; Mon–Fri says more than 5). ``makeup``: 8–10 calendar days across a
+    make-up working weekend day (调休), 6 or more working days (Mon–Fri says 5 or fewer)."""
+    out = []
+    d = date(year, 1, 3)
+    while d < AS_OF - timedelta(days=20):
+        if is_workday(d)[0]:
+            for k in range(8, 15 if variant == "holiday" else 11):
+                rep = d + timedelta(days=k)
+                if not is_workday(rep)[0] and variant == "holiday":
+                    continue
+                cal, mf = _workdays(d, rep), _monfri(d, rep)
+                if (variant == "holiday" and cal <= 5 < mf) or (variant == "makeup" and mf <= 5 < cal):
+                    out.append((d, rep))
         d += timedelta(days=1)
-        n += d.weekday() < 5
-    return n
+    return out
 
 
 def reply_share(messages: list[tuple[date, date | None]], as_of: date = AS_OF, overdue: int = 90) -> float:
@@ -102,10 +128,16 @@ class MessageReplyTimeliness:
     trap_rate = 0.4
 
     def _messages(self, rng: random.Random, variant: str) -> list[tuple[date, date | None]]:
-        lo, hi = {"fast": (1, 5), "half": (9, 13), "slow": (20, 45), "backlog": (1, 4), "status_only": (1, 6)}[variant]
-        n = rng.randrange(5, 9) if variant != "backlog" else 3
         out: list[tuple[date, date | None]] = []
         seen: set[tuple[date, date | None]] = set()
+        if variant in ("holiday", "makeup"):  # every answered message straddles a holiday / a 调休 weekend
+            pairs = _calendar_pairs(variant)
+            out = list(rng.sample(pairs, k=min(len(pairs), rng.randrange(4, 7))))
+            seen = set(out)
+        lo, hi = {"fast": (1, 5), "half": (9, 13), "slow": (20, 45), "backlog": (1, 4), "status_only": (1, 6),
+                  "holiday": (0, 0), "makeup": (0, 0)}[variant]
+        n = rng.randrange(5, 9) if variant != "backlog" else 3
+        n = len(out) if variant in ("holiday", "makeup") else n
         while len(out) < n:
             sub = random_date(rng, date(2023, 1, 4), AS_OF - timedelta(days=hi + 12))
             pair = (sub, sub + timedelta(days=rng.randrange(lo, hi + 1)))
@@ -124,6 +156,13 @@ class MessageReplyTimeliness:
         fam = site.family.name if site.family else "trs"
         if present:
             variant = "fast" if rng.random() < 0.65 else "half"
+            # replies across a public holiday (full points only on the holiday calendar) or across a
+            # 调休 working weekend (half points: a Mon–Fri count would give full); own stream
+            cal = rng_for(site.seed, site.site_id, self.leaf_id, "calendar").random()
+            if variant == "half" and cal < 0.5:
+                variant = "holiday"
+            elif variant == "fast" and cal > 0.8:
+                variant = "makeup"
         else:
             variant = rng.choice(["slow", "backlog", "status_only", "none"])
         t = LeafTruth(present=False)
