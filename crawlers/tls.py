@@ -29,6 +29,7 @@ import base64
 import json
 import socket
 import ssl
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -192,13 +193,24 @@ def _cert_facts(facts: TlsFacts, der: bytes) -> None:
 
 
 def probe_tls(host: str, port: int = 443, *, proxy: str | None = None, ca_bundle: str | None = None,
-              timeout: float = 20.0) -> TlsFacts:
+              timeout: float = 20.0, retries: int = 2) -> TlsFacts:
     """Verify the TLS certificate of ``host:port`` (through ``proxy`` if given). Never raises.
 
     ``verified`` is True only when the handshake succeeded with chain, host name and dates
     verified against ``ca_bundle`` (or the system trust store); otherwise ``problem`` and
-    ``error`` say why, and the certificate's facts are read with a second handshake.
+    ``error`` say why, and the certificate's facts are read with a second handshake. A probe
+    that saw no certificate (connection or handshake failure) is tried ``retries`` more times,
+    as the crawl retries downloads; a verification failure is an answer and is not retried.
     """
+    for attempt in range(retries + 1):
+        facts = _probe_once(host, port, proxy, ca_bundle, timeout)
+        if facts.problem not in ("connect", "handshake") or attempt == retries:
+            return facts
+        time.sleep(0.5 * (attempt + 1))
+    return facts
+
+
+def _probe_once(host: str, port: int, proxy: str | None, ca_bundle: str | None, timeout: float) -> TlsFacts:
     facts = TlsFacts(host=host, port=port, trust=ca_bundle or "system", via_proxy=bool(proxy),
                      probed_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     try:
