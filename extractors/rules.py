@@ -68,6 +68,8 @@ class RuleSet:
     rules: list[Rule]
     version: str
     files: list[Path] = field(default_factory=list)
+    # tree.yaml settings beyond the tree, e.g. {"site_rules": {"min_html_pages": 5}}
+    settings: dict = field(default_factory=dict)
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:
@@ -299,5 +301,6 @@ def load_rules(folder: Path) -> RuleSet:
     for p in files:
         digest.update(p.relative_to(folder).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     ordered_rules = [r for lid in order if lid in leaves for r in leaves[lid].rules]
+    settings = {k: tree_data[k] for k in ("site_rules",) if isinstance(tree_data, dict) and k in tree_data}
     return RuleSet(folder, Tree(nodes, order), {lid: leaves[lid] for lid in order if lid in leaves},
-                   ordered_rules, digest.hexdigest()[:16], files)
+                   ordered_rules, digest.hexdigest()[:16], files, settings)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import date
 from urllib.parse import urlsplit
 
+from evidence.coverage import replace_not_evaluated, site_rule_gates
 from evidence.store import Store, now_iso
 from evidence.warc import read_record
 from extractors.document import TargetNames
@@ -77,6 +78,7 @@ def site_targets(registry, site_id: str) -> TargetNames | None:
 
 
 MAX_PER_RULE = 5
+DEFAULT_MIN_HTML_PAGES = 5  # rules/tree.yaml site_rules.min_html_pages overrides it
 
 
 def _http_facts_only(matcher: object) -> bool:
@@ -123,6 +125,10 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
     # probes are judged only by rules on HTTP facts (http/page matchers), rules asking for probes, site rules
     probe_rules = [r for r in page_rules if _judges_probes(r.matcher)]
     site_rules = [r for r in ruleset.rules if is_site_rule(r)]
+    # site-level rules (site aggregates, rules on HTTP facts or probes) need the portal home page
+    # answered 2xx and enough HTML pages (rules/tree.yaml site_rules); else they give nothing, and say why
+    gated = {r.id for r in site_rules} | {r.id for r in probe_rules}
+    gates = site_rule_gates(store.conn, campaign, min_html_pages(ruleset))
     # site aggregates: records per (site, rule) collected in the page pass, judged after it
     records: dict[tuple[str, str], list] = {}
     urls: dict[int, str] = {}
@@ -147,7 +153,7 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
                 names[sid] = site_targets(registry, sid)
             ctx = Context(cutoff, names[sid])
             if not ok and not probe:
-                if site_rules:  # a failed page still counts in site aggregates (e.g. broken links)
+                if site_rules and sid not in gates:  # a failed page still counts in site aggregates (e.g. broken links)
                     doc = PageDoc(page.get("final_url") or page.get("url") or "", "", "", [], [])
                     doc.info = page_info(page)
                     for rule in site_rules:
@@ -164,6 +170,8 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
                 doc.info["tls"] = tls
             urls[page["id"]] = doc.url
             for rule in probe_rules if probe else page_rules:
+                if sid in gates and rule.id in gated:
+                    continue
                 for f in run_rule(rule, doc, ctx):
                     key = (sid, rule.id)
                     kept[key] = kept.get(key, 0) + 1
@@ -171,7 +179,7 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
                         stats["capped"] += 1
                         continue
                     yield row(sid, page["id"], doc.url, f)
-            for rule in site_rules:
+            for rule in site_rules if sid not in gates else []:
                 records.setdefault((sid, rule.id), []).append(rule.matcher.collect(doc, ctx, page["id"]))
         for (sid, rule_id), recs in records.items():
             rule = ruleset.rule(rule_id)
@@ -180,6 +188,14 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
                 yield row(sid, f.page_id, urls.get(f.page_id, ""), f)
 
     n = store.replace_evidence(campaign, rows())
+    gated_leaves: dict[str, list[str]] = {}
+    for r in ruleset.rules:
+        if r.id in gated:
+            gated_leaves.setdefault(r.leaf_id, []).append(r.id)
+    replace_not_evaluated(store.conn, campaign, [
+        {"site_id": sid, "leaf_id": leaf, "rule_ids": ids, "at": at,
+         "reason": f"{leaf} not evaluated: {reason}"}
+        for sid, reason in sorted(gates.items()) for leaf, ids in gated_leaves.items()])
     secs = time.monotonic() - started
     out = {"pages": stats["pages"], "findings": n, "seconds": round(secs, 2),
            "pages_per_s": round(stats["pages"] / secs, 1) if secs > 0 else 0.0,
@@ -188,4 +204,14 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
         out["findings_beyond_cap"] = stats["capped"]
     if stats["unreadable"]:
         out["unreadable"] = stats["unreadable"]
+    if gates and gated_leaves:
+        shown = "; ".join(f"{sid}: {why}" for sid, why in sorted(gates.items())[:5])
+        more = f"; … {len(gates) - 5} more" if len(gates) > 5 else ""
+        out["site_rules_not_evaluated"] = f"{len(gates)} site(s) ({shown}{more})"
     return out
+
+
+def min_html_pages(ruleset: RuleSet) -> int:
+    """The fewest 2xx HTML pages a site needs for its site-level rules (rules/tree.yaml ``site_rules``)."""
+    settings = getattr(ruleset, "settings", None) or {}
+    return int((settings.get("site_rules") or {}).get("min_html_pages", DEFAULT_MIN_HTML_PAGES))

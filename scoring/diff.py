@@ -3,7 +3,9 @@
 ``diff_runs(store, run_a, run_b)`` returns a plain-text explanation: rules version and
 config differences, then per target whose total, rank or leaves changed: the total and rank
 before and after, each changed leaf with its points and the evidence ids added or removed.
-A target whose rank moved while its own points did not is reported as moved by others.
+A target whose rank moved while its own points did not is reported as moved by others. A
+target assessed in one run and not in the other (its site blocked, unreachable or not crawled)
+is reported with the site's status and reason, without leaf details.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 from collections import defaultdict
 
 from evidence.store import Store
-from scoring.run import TOTAL, targets_of
+from scoring.run import TOTAL, run_sites, targets_of
 
 
 def _fmt(v: float | None) -> str:
@@ -32,8 +34,15 @@ def diff_runs(store: Store, run_a: str, run_b: str) -> str:
     ra, rb = store.run(run_a), store.run(run_b)
     a, b = _cells(store, run_a), _cells(store, run_b)
     names = {t["target_id"]: (t["name_zh"], t["grp"]) for t in targets_of(store, rb["campaign"])}
+    site_of = {t["target_id"]: t["site_id"] for t in targets_of(store, rb["campaign"])}
     for t in targets_of(store, ra["campaign"]):
         names.setdefault(t["target_id"], (t["name_zh"], t["grp"]))
+        site_of.setdefault(t["target_id"], t["site_id"])
+    sites_a, sites_b = run_sites(store, run_a), run_sites(store, run_b)
+
+    def why(sites: dict, tid: str) -> str:
+        s = sites.get(site_of.get(tid, ""), {})
+        return f"{s.get('status') or 'status unknown'}: {s.get('reason') or 'no reason stored'}"
     lines = [f"diff {run_a} (campaign {ra['campaign']}) -> {run_b} (campaign {rb['campaign']})"]
     if (ra.get("rules_version") or "") != (rb.get("rules_version") or ""):
         lines.append(f"rules version: {ra.get('rules_version')} -> {rb.get('rules_version')}")
@@ -57,6 +66,22 @@ def diff_runs(store: Store, run_a: str, run_b: str) -> str:
     for tid in sorted((t for t in b if t in a), key=lambda t: order.get(t, len(order))):
         ta, tb = a[tid], b[tid]
         tot_a, tot_b = ta.get(TOTAL, {}), tb.get(TOTAL, {})
+        na_a, na_b = tot_a.get("points") is None, tot_b.get("points") is None
+        if na_a or na_b:  # not assessed in one run or both: the site's status says why
+            name, group = names.get(tid, (tid, "?"))
+            if na_a and na_b:
+                if why(sites_a, tid) == why(sites_b, tid):
+                    continue
+                line = f"  {tid} {name}: not assessed in both runs ({why(sites_a, tid)} -> {why(sites_b, tid)})"
+            elif na_b:
+                line = (f"  {tid} {name}: assessed -> NOT ASSESSED ({why(sites_b, tid)}); was total "
+                        f"{_fmt(tot_a.get('points'))}/{_fmt(tot_a.get('max_points'))}, rank {tot_a.get('rank')}")
+            else:
+                line = (f"  {tid} {name}: not assessed ({why(sites_a, tid)}) -> assessed: total "
+                        f"{_fmt(tot_b.get('points'))}/{_fmt(tot_b.get('max_points'))}, rank {tot_b.get('rank')}")
+            changed += 1
+            own[group].append(line)
+            continue
         leaves = []
         for node_id in [n for n in tb if n in ta or tb[n]["level"] == "leaf"] + [n for n in ta if n not in tb]:
             la, lb = ta.get(node_id), tb.get(node_id)

@@ -1,10 +1,15 @@
-"""The report of a run: report.html (+ PNG charts beside it), targets.csv, leaves.csv, report.xlsx.
+"""The report of a run: report.html (+ PNG charts beside it), targets.csv, leaves.csv, coverage.csv,
+report.xlsx.
 
 ``write_report(store, run_id, ruleset, out_dir)`` reads the run's scores back, computes every
 statistic with the methods named in the run's config (``scoring.stats``), draws the charts
 (``scoring.charts``) and renders ``scoring/templates/report.html.j2``. The HTML is
 self-contained apart from the PNG files in the same folder; every target links to a detail
 section listing, per leaf, the evidence (URL and snippet) that earned its points.
+
+Targets whose site was blocked, unreachable or not crawled are not assessed: they come first
+(in report.html, targets.csv, the workbook and coverage.csv) with the site's status and reason,
+and have no total, rank or tier; targets scored from a ``partial`` crawl are flagged.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from evidence.coverage import FAILURE_KINDS, NEEDS_A_PERSON
 from evidence.registry import GROUP_NAMES_ZH
 from evidence.store import Store, StoreError
 from scoring import charts, stats
@@ -89,6 +95,10 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
     summ = stats.summary(df, cfg, index_ids, previous=previous,
                          leaf_points=leaves_long[["target_id", "leaf_id", "points"]])
     d: pd.DataFrame = summ["targets"]
+    ok = stats.assessed_mask(d)
+    d["assessed"] = ok
+    d["partial"] = d["site_status"] == "partial"
+    sites: dict[str, dict] = df.attrs.get("sites", {})
     groups = _groups(d)
     names = {g: GROUP_NAMES_ZH.get(g, g) for g in groups}
     code_names = dict(zip(d["admin_code"].astype(str), d["name_zh"], strict=False))
@@ -97,10 +107,11 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
     # --- CSV ------------------------------------------------------------------------------
     cols = ["target_id", "group", "name_zh", "site_id", "admin_code", "gdp", "gdp_rank", "total_points",
             "max_points", "score_rate", "score_100", "rank", "tier", "z_score", "phi_z", "progress",
-            "pages", "site_status"]
+            "pages", "site_status", "site_reason", "assessed", "partial"]
     for i in index_ids:
         cols += [f"{i}_points", f"{i}_max", f"{i}_rate", f"{i}_rank"]
-    targets_csv = d[cols]
+    # not-assessed targets first (registry order among them), then every assessed target
+    targets_csv = pd.concat([d[~ok], d[ok]])[cols]
     paths["targets.csv"] = out / "targets.csv"
     targets_csv.to_csv(paths["targets.csv"], index=False, encoding="utf-8-sig")
 
@@ -110,22 +121,30 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
     for r in leaves_long.itertuples():
         node = leaf_nodes.get(r.leaf_id)
         t = tinfo.loc[r.target_id] if r.target_id in tinfo.index else None
+        gap = "" if t is None else (sites.get(t["site_id"], {}).get("not_evaluated") or {}).get(r.leaf_id, "")
+        if t is not None and not t["assessed"]:
+            gap = f"target not assessed: {t['site_status']} ({t['site_reason']})"
         lrows.append({
             "target_id": r.target_id, "group": None if t is None else t["group"],
             "name_zh": None if t is None else t["name_zh"], "leaf_id": r.leaf_id,
             "leaf_name_zh": node.name_zh if node else "", "index_id": tree.index_of(r.leaf_id).id if node else "",
             "sub_id": node.parent if node else "", "points": r.points, "max_points": r.max_points,
-            "evidence_count": r.evidence_count, "evidence_ids": json.dumps(r.evidence_ids)})
+            "evidence_count": r.evidence_count, "evidence_ids": json.dumps(r.evidence_ids),
+            "not_evaluated": gap})
     leaves_df = pd.DataFrame(lrows, columns=["target_id", "group", "name_zh", "leaf_id", "leaf_name_zh",
                                              "index_id", "sub_id", "points", "max_points", "evidence_count",
-                                             "evidence_ids"])
+                                             "evidence_ids", "not_evaluated"])
     paths["leaves.csv"] = out / "leaves.csv"
     leaves_df.to_csv(paths["leaves.csv"], index=False, encoding="utf-8-sig")
+    coverage_df = coverage_table(d, sites, groups)
+    paths["coverage.csv"] = out / "coverage.csv"
+    coverage_df.to_csv(paths["coverage.csv"], index=False, encoding="utf-8-sig")
 
     # --- charts ---------------------------------------------------------------------------
     chart_files: dict[str, str] = {}
+    scored = d[ok]  # the charts show assessed targets only
     for g in groups:
-        part = d[d["group"] == g]
+        part = scored[scored["group"] == g]
         c = summ["correlation"].get(g, {})
         p = charts.scatter_gdp(part, names[g], c.get("rho"), cfg["correlation_method"],
                                out / f"scatter_{g}.png")
@@ -139,9 +158,9 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
     if groups and index_ids:
         chart_files["radar_all"] = charts.radar(summ["index_rates"].loc[groups], labels, names,
                                                 "平均得分率雷达图", out / "radar_all.png").name
-        chart_files["distribution"] = charts.distribution(d, index_ids, labels, names,
+        chart_files["distribution"] = charts.distribution(scored, index_ids, labels, names,
                                                           out / "index_rates.png").name
-        chart_files["leaders"] = charts.leaders_bars(d, names, out / "leaders.png").name
+        chart_files["leaders"] = charts.leaders_bars(scored, names, out / "leaders.png").name
     if len(summ["dispersion"]):
         chart_files["mean_sd"] = charts.mean_sd(summ["dispersion"], names, float(cfg["dispersion_threshold"]),
                                                 out / "mean_sd.png").name
@@ -153,9 +172,11 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
     method_rows = _method_rows(run, cfg, summ, names, code_names)
     with pd.ExcelWriter(paths["report.xlsx"], engine="openpyxl") as xw:
         pd.DataFrame(method_rows, columns=["item", "value"]).to_excel(xw, sheet_name="方法", index=False)
-        for g in groups:
-            targets_csv[targets_csv["group"] == g].sort_values(["rank", "target_id"]) \
+        for g in groups:  # not-assessed targets first, then by rank
+            targets_csv[targets_csv["group"] == g].sort_values(["assessed", "rank", "target_id"]) \
                 .to_excel(xw, sheet_name=names[g][:31], index=False)
+        targets_csv[~targets_csv["assessed"]].to_excel(xw, sheet_name="未评估", index=False)
+        coverage_df.to_excel(xw, sheet_name="采集覆盖", index=False)
         stat_rows = summ["dispersion"].copy()
         stat_rows["group"] = stat_rows["group"].map(names)
         stat_rows.to_excel(xw, sheet_name="均值与标准差", index=False)
@@ -176,14 +197,54 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
         previous_run=prev_run, zscore_rows=_z_rows(d, groups),
         excluded={k: stats.exclusion_note(cfg.get("exclusions"), k, code_names)
                   for k in ("mean_sd", "zscore", "progress")},
-        coverage=_coverage(tree, leaves_long, d, groups), awards=_awards(d, index_ids, labels),
+        coverage=_coverage(tree, leaves_long, d, groups), awards=_awards(d[ok], index_ids, labels),
         tree_rows=_tree_rows(tree, groups), crawl=crawl_coverage(store, run["campaign"]),
-        uncrawled=d[d["pages"] == 0].to_dict("records") if "pages" in d else [],
-        details=_details(store, run["campaign"], tree, d, leaves_long))
+        uncrawled=d[ok & (d["pages"] == 0)].to_dict("records") if "pages" in d else [],
+        not_assessed=d[~ok].to_dict("records"), partial=d[ok & d["partial"]].to_dict("records"),
+        site_coverage=coverage_df.to_dict("records"), failure_kinds=FAILURE_KINDS,
+        needs_a_person=NEEDS_A_PERSON,
+        details=_details(store, run["campaign"], tree, d, leaves_long, sites))
     paths["report.html"] = out / "report.html"
     paths["report.html"].write_text(html, encoding="utf-8")
     # the PNG charts sit beside report.html; the main files are what callers print
-    return {k: paths[k] for k in ["report.html", "targets.csv", "leaves.csv", "report.xlsx"]}
+    return {k: paths[k] for k in ["report.html", "targets.csv", "leaves.csv", "coverage.csv", "report.xlsx"]}
+
+
+COVERAGE_COLUMNS = ["target_id", "site_id", "group", "name_zh", "site_status", "reason", "pages",
+                    *(f"failures_{k}" for k in FAILURE_KINDS), "failures_total", "blocked", "robots_disallowed",
+                    "rate_limited", "budget_reached", "seconds", "site_rules_not_evaluated"]
+
+
+def coverage_table(d: pd.DataFrame, sites: dict[str, dict], groups: list[str]) -> pd.DataFrame:
+    """One row per target: its site's crawl status, reason and coverage (``coverage.csv``).
+
+    Sites needing a person (blocked, unreachable, not crawled, partial) first, then by group and registry order.
+    """
+    rank_status = {s: k for k, s in enumerate(NEEDS_A_PERSON)}
+    rows = []
+    for pos, t in enumerate(d.itertuples()):
+        site = sites.get(t.site_id) or {}
+        cov = site.get("coverage") or {}
+        fails = cov.get("failures") or {}
+        gaps = site.get("not_evaluated") or {}
+        status = t.site_status or "not crawled"
+        row = {"target_id": t.target_id, "site_id": t.site_id, "group": t.group, "name_zh": t.name_zh,
+               "site_status": status, "reason": t.site_reason or "",
+               "pages": cov.get("pages") if cov.get("pages") is not None else t.pages}
+        for k in FAILURE_KINDS:
+            row[f"failures_{k}"] = int(fails.get(k, 0) or 0)
+        extra = sum(int(v or 0) for k, v in fails.items() if k not in FAILURE_KINDS)
+        row["failures_other"] += extra  # kinds the crawler may add later count as other
+        row["failures_total"] = sum(int(v or 0) for v in fails.values())
+        row.update({"blocked": int(cov.get("blocked") or 0), "robots_disallowed": int(cov.get("robots_disallowed") or 0),
+                    "rate_limited": int(cov.get("rate_limited") or 0), "budget_reached": cov.get("budget_reached"),
+                    "seconds": cov.get("seconds"),
+                    "site_rules_not_evaluated": "; ".join(sorted(set(gaps.values())))})
+        order = (rank_status.get(status, len(NEEDS_A_PERSON)),
+                 groups.index(t.group) if t.group in groups else len(groups), pos)
+        rows.append((order, row))
+    rows.sort(key=lambda kv: kv[0])
+    return pd.DataFrame([r for _, r in rows], columns=COVERAGE_COLUMNS)
 
 
 def crawl_coverage(store: Store, campaign: str) -> dict:
@@ -229,7 +290,9 @@ def _method_rows(run: dict, cfg: dict, summ: dict, names: dict[str, str],
 
 
 def _group_tables(d: pd.DataFrame, groups: list[str]) -> dict[str, list[dict]]:
-    return {g: d[d["group"] == g].sort_values(["rank", "target_id"]).to_dict("records") for g in groups}
+    """Per group: the not-assessed targets first, then the assessed ones by rank."""
+    return {g: d[d["group"] == g].sort_values(["assessed", "rank", "target_id"]).to_dict("records")
+            for g in groups}
 
 
 def _tier_tables(d: pd.DataFrame, groups: list[str], bounds: dict, n: int) -> dict[str, list[dict]]:
@@ -238,7 +301,7 @@ def _tier_tables(d: pd.DataFrame, groups: list[str], bounds: dict, n: int) -> di
         part = d[d["group"] == g].sort_values(["rank", "target_id"])
         rows = []
         for k in range(1, n + 1):
-            members = part[part["tier"] == k]
+            members = part[(part["tier"] == k).fillna(False).astype(bool)]
             lo, hi = bounds.get(g, [(math.nan, math.nan)] * n)[k - 1] if bounds.get(g) else (math.nan, math.nan)
             rows.append({"tier": k, "low": lo, "high": hi, "n": len(members),
                          "members": [(r.target_id, r.name_zh, r.score_100) for r in members.itertuples()]})
@@ -249,7 +312,7 @@ def _tier_tables(d: pd.DataFrame, groups: list[str], bounds: dict, n: int) -> di
 def _z_rows(d: pd.DataFrame, groups: list[str]) -> dict[str, list[dict]]:
     out = {}
     for g in groups:
-        part = d[d["group"] == g].copy()
+        part = d[(d["group"] == g) & d["assessed"]].copy()
         part["_z"] = part["z_score"].fillna(-1e9)
         out[g] = part.sort_values(["_z", "rank"], ascending=[False, True]).to_dict("records")
     return out
@@ -258,6 +321,8 @@ def _z_rows(d: pd.DataFrame, groups: list[str]) -> dict[str, list[dict]]:
 def _coverage(tree: Any, leaves_long: pd.DataFrame, d: pd.DataFrame, groups: list[str]) -> list[dict]:
     grp = dict(zip(d["target_id"], d["group"], strict=False))
     lf = leaves_long.assign(group=leaves_long["target_id"].map(grp))
+    lf = lf[lf["target_id"].isin(set(d.loc[d["assessed"], "target_id"]))]  # assessed targets only
+    d = d[d["assessed"]]
     rows = []
     for leaf in tree.leaves:
         cells = {}
@@ -297,14 +362,16 @@ def _tree_rows(tree: Any, groups: list[str]) -> list[dict]:
     return rows
 
 
-def _details(store: Store, campaign: str, tree: Any, d: pd.DataFrame, leaves_long: pd.DataFrame) -> list[dict]:
+def _details(store: Store, campaign: str, tree: Any, d: pd.DataFrame, leaves_long: pd.DataFrame,
+             sites: dict[str, dict] | None = None) -> list[dict]:
     ev = _evidence_rows(store, campaign)
     per_target: dict[str, list] = defaultdict(list)
     for r in leaves_long.itertuples():
         per_target[r.target_id].append(r)
     order = {leaf.id: k for k, leaf in enumerate(tree.leaves)}
     out = []
-    for t in d.sort_values(["group", "rank", "target_id"]).itertuples():
+    for t in d.sort_values(["group", "assessed", "rank", "target_id"]).itertuples():
+        gaps = ((sites or {}).get(t.site_id) or {}).get("not_evaluated") or {}
         leaves = []
         for r in sorted(per_target.get(t.target_id, []), key=lambda r: order.get(r.leaf_id, 1e9)):
             node = tree.nodes.get(r.leaf_id)
@@ -315,8 +382,11 @@ def _details(store: Store, campaign: str, tree: Any, d: pd.DataFrame, leaves_lon
                               "rule_id": (e or {}).get("rule_id"), "missing": e is None})
             leaves.append({"id": r.leaf_id, "name": node.name_zh if node else r.leaf_id,
                            "points": r.points, "max": r.max_points, "evidence": items,
-                           "more": max(0, len(r.evidence_ids) - MAX_EVIDENCE_SHOWN)})
-        out.append({"target_id": t.target_id, "name_zh": t.name_zh, "group": t.group, "rank": t.rank,
+                           "more": max(0, len(r.evidence_ids) - MAX_EVIDENCE_SHOWN),
+                           "not_evaluated": gaps.get(r.leaf_id)})
+        out.append({"target_id": t.target_id, "name_zh": t.name_zh, "group": t.group,
+                    "rank": None if pd.isna(t.rank) else int(t.rank),
                     "score_100": t.score_100, "total_points": t.total_points, "max_points": t.max_points,
+                    "assessed": bool(t.assessed), "site_status": t.site_status, "site_reason": t.site_reason,
                     "leaves": leaves})
     return out

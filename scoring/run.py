@@ -15,7 +15,11 @@ Arithmetic (also in docs/scoring.md):
 * leaf points = min(leaf.points, max over the leaf's evidence of evidence.points, None
   counting as leaf.points), only for leaves that apply to the target's group;
 * a node's points and max points are sums over its applicable leaves;
-  rate = points / max_points (None when max is 0); score_100 = rate × 100.
+  rate = points / max_points (None when max is 0); score_100 = rate × 100;
+* a target whose site is ``blocked``, ``unreachable`` or was not crawled (``sites.status``, see
+  ``evidence.coverage``) is not assessed: every points, rate and rank of it is None (max points
+  are kept), it takes no rank and enters no statistic; ``partial`` sites are scored and flagged.
+  The site's status, reason, coverage and not-evaluated site rules are kept per run (``run_sites``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 
 import pandas as pd
 
+from evidence.coverage import not_evaluated, site_facts
 from evidence.store import Store
 
 TOTAL = "total"
@@ -169,6 +174,8 @@ def score(store: Store, campaign: str, ruleset: Any, run_id: str | None = None,
     tree = ruleset.tree
     cfg = make_config(_merge(campaign_scoring_config(store, campaign), config))
     targets = targets_of(store, campaign)
+    facts = site_facts(store.conn, campaign)
+    gaps = not_evaluated(store.conn, campaign)
     evidence, counts = accepted_evidence(store, campaign)
     leaves = tree.leaves
     leaf_ids = {leaf.id for leaf in leaves}
@@ -178,9 +185,11 @@ def score(store: Store, campaign: str, ruleset: Any, run_id: str | None = None,
 
     rows: list[dict] = []
     by_group: dict[str, list[str]] = defaultdict(list)
+    assessed: dict[str, bool] = {}
     for t in targets:
         group, tid = t["grp"], t["target_id"]
         by_group[group].append(tid)
+        ok = assessed[tid] = bool(facts.get(t["site_id"], {}).get("assessed"))
         pts: dict[str, float] = {}
         ev_ids: dict[str, list] = {}
         for leaf in leaves:
@@ -195,8 +204,8 @@ def score(store: Store, campaign: str, ruleset: Any, run_id: str | None = None,
             pts[leaf.id] = p
             ev_ids[leaf.id] = [e["id"] for e in items]
             rows.append({"run_id": None, "target_id": tid, "node_id": leaf.id, "level": "leaf",
-                         "points": p, "max_points": float(leaf.points),
-                         "rate": p / leaf.points if leaf.points else None, "rank": None,
+                         "points": p if ok else None, "max_points": float(leaf.points),
+                         "rate": (p / leaf.points if leaf.points else None) if ok else None, "rank": None,
                          "evidence_ids": json.dumps(ev_ids[leaf.id])})
         for n in [*inner, None]:
             ids = [i for i in (under[n.id] if n else leaf_ids) if i in pts]
@@ -204,14 +213,14 @@ def score(store: Store, campaign: str, ruleset: Any, run_id: str | None = None,
             mx = sum(float(tree.nodes[i].points) for i in ids)
             evs = [e for i in ids for e in ev_ids[i]]
             rows.append({"run_id": None, "target_id": tid, "node_id": n.id if n else TOTAL,
-                         "level": n.level if n else TOTAL, "points": p, "max_points": mx,
-                         "rate": p / mx if mx else None, "rank": None,
+                         "level": n.level if n else TOTAL, "points": p if ok else None, "max_points": mx,
+                         "rate": (p / mx if mx else None) if ok else None, "rank": None,
                          "evidence_ids": json.dumps(evs)})
-    # ranks within group for every non-leaf node
+    # ranks within group for every non-leaf node, among the assessed targets only
     group_of = {t["target_id"]: t["grp"] for t in targets}
     cells: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)
     for r in rows:
-        if r["level"] != "leaf":
+        if r["level"] != "leaf" and assessed[r["target_id"]]:
             cells[(group_of[r["target_id"]], r["node_id"])][r["target_id"]] = r
     for cell in cells.values():
         ranks = competition_ranks({tid: r["points"] for tid, r in cell.items()})
@@ -226,6 +235,17 @@ def score(store: Store, campaign: str, ruleset: Any, run_id: str | None = None,
     note_parts = [f"{len(targets)} targets, {len(leaves)} leaves; evidence {counts['evidence']} rows, "
                   f"{counts['rejected']} rejected, {counts['confirmed']} confirmed, "
                   f"{counts['added']} added by hand"]
+    status_of = {t["target_id"]: facts.get(t["site_id"], {}).get("status", "not crawled") for t in targets}
+    missing = [tid for tid, ok in assessed.items() if not ok]
+    if missing:
+        by_status: dict[str, int] = defaultdict(int)
+        for tid in missing:
+            by_status[status_of[tid]] += 1
+        note_parts.append(f"{len(missing)} target(s) not assessed ("
+                          + ", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) + ")")
+    partial = sum(1 for s in status_of.values() if s == "partial")
+    if partial:
+        note_parts.append(f"{partial} target(s) scored from a partial crawl")
     if unknown:
         note_parts.append(f"evidence for leaves not in the tree ignored: {', '.join(unknown)}")
     if notes:
@@ -235,7 +255,48 @@ def score(store: Store, campaign: str, ruleset: Any, run_id: str | None = None,
            "rules_version": str(getattr(ruleset, "version", "") or ""),
            "config": json.dumps(cfg, ensure_ascii=False), "notes": "; ".join(note_parts)}
     store.save_run(run, rows)
+    sites = {t["site_id"] for t in targets}
+    save_run_sites(store, run_id, [
+        {**(facts.get(sid) or {"site_id": sid, "status": "not crawled", "reason": "not crawled", "assessed": False,
+                               "coverage": {}}), "site_id": sid, "not_evaluated": gaps.get(sid, {})}
+        for sid in sorted(sites)])
     return run_id
+
+
+_RUN_SITES = """
+CREATE TABLE IF NOT EXISTS run_sites (
+  run_id TEXT, site_id TEXT, status TEXT, reason TEXT, assessed INTEGER, coverage TEXT,
+  not_evaluated TEXT, PRIMARY KEY (run_id, site_id))
+"""
+
+
+def save_run_sites(store: Store, run_id: str, sites: list[dict]) -> None:
+    """Keep, with the run, each site's status, reason, coverage and not-evaluated site rules as scored."""
+    with store.conn:
+        store.conn.execute(_RUN_SITES)
+        store.conn.execute("DELETE FROM run_sites WHERE run_id = ?", [run_id])
+        store.conn.executemany(
+            "INSERT INTO run_sites VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(run_id, s["site_id"], s.get("status"), s.get("reason"), int(bool(s.get("assessed"))),
+              json.dumps(s.get("coverage") or {}, ensure_ascii=False),
+              json.dumps(s.get("not_evaluated") or {}, ensure_ascii=False)) for s in sites])
+
+
+def run_sites(store: Store, run_id: str) -> dict[str, dict]:
+    """Per site, as the run scored it: status, reason, assessed, coverage, not_evaluated ({leaf: reason}).
+
+    Runs saved before ``run_sites`` existed have none: ``{}``.
+    """
+    have = {r[1] for r in store.conn.execute("PRAGMA table_info(run_sites)")}
+    if "run_id" not in have:
+        return {}
+    out = {}
+    for sid, status, reason, ok, cov, gaps in store.conn.execute(
+            "select site_id, status, reason, assessed, coverage, not_evaluated from run_sites where run_id = ?",
+            [run_id]):
+        out[sid] = {"site_id": sid, "status": status, "reason": reason, "assessed": bool(ok),
+                    "coverage": json.loads(cov or "{}"), "not_evaluated": json.loads(gaps or "{}")}
+    return out
 
 
 def run_config(run: dict) -> dict:
@@ -253,8 +314,10 @@ def load_results(store: Store, run_id: str, tree: Any = None) -> pd.DataFrame:
 
     Columns: target_id, group, name_zh, site_id, admin_code, province, gdp, gdp_rank,
     total_points, max_points, score_rate, score_100, rank, pages (stored pages of the site in
-    the campaign), site_status (the crawl's status of the site), and for every first-level index
-    ``<id>_points``, ``<id>_max``, ``<id>_rate``, ``<id>_rank``. Rows keep registry order.
+    the campaign), site_status (done, partial, blocked, unreachable or not crawled, as scored),
+    site_reason, assessed (False: not assessed, every score empty), partial, and for every
+    first-level index ``<id>_points``, ``<id>_max``, ``<id>_rate``, ``<id>_rank``. Rows keep
+    registry order. ``df.attrs["sites"]`` holds the run's per-site facts (``run_sites``).
     """
     run = store.run(run_id)
     targets = targets_of(store, run["campaign"])
@@ -270,21 +333,27 @@ def load_results(store: Store, run_id: str, tree: Any = None) -> pd.DataFrame:
             [i for i in index_ids if i not in tree.nodes]
     pages = {r["site_id"]: r["n"] for r in store.db.query(
         "select site_id, count(*) as n from pages where campaign = ? group by site_id", [run["campaign"]])}
-    status = {r["site_id"]: r["status"] for r in store.db.query(
-        "select site_id, status from sites where campaign = ?", [run["campaign"]])}
+    sites = run_sites(store, run_id)
+    if not sites:  # a run saved before run_sites: the sites as they are now
+        sites = site_facts(store.conn, run["campaign"])
+        for f in sites.values():
+            f["not_evaluated"] = {}
     out = []
     for t in targets:
         cells = by_target.get(t["target_id"])
         if not cells or TOTAL not in cells:
             continue
         tot = cells[TOTAL]
+        site = sites.get(t["site_id"]) or {"status": "not crawled", "reason": "not crawled"}
         row = {"target_id": t["target_id"], "group": t["grp"], "name_zh": t["name_zh"],
                "site_id": t["site_id"], "admin_code": t["admin_code"], "province": t.get("province"),
                "gdp": t.get("gdp"), "gdp_rank": t.get("gdp_rank"),
                "total_points": tot["points"], "max_points": tot["max_points"],
                "score_rate": tot["rate"],
                "score_100": None if tot["rate"] is None else tot["rate"] * 100, "rank": tot["rank"],
-               "pages": pages.get(t["site_id"], 0), "site_status": status.get(t["site_id"])}
+               "pages": pages.get(t["site_id"], 0), "site_status": site.get("status"),
+               "site_reason": site.get("reason"), "assessed": tot["points"] is not None,
+               "partial": site.get("status") == "partial"}
         for i in index_ids:
             c = cells.get(i, {})
             row[f"{i}_points"] = c.get("points")
@@ -295,7 +364,14 @@ def load_results(store: Store, run_id: str, tree: Any = None) -> pd.DataFrame:
     df = pd.DataFrame(out)
     df.attrs["index_ids"] = index_ids
     df.attrs["run"] = run
+    df.attrs["sites"] = sites
     for col in ("total_points", "max_points", "score_rate", "score_100", "gdp", "gdp_rank"):
+        if col in df:
+            df[col] = pd.to_numeric(df[col], errors="coerce")
+    for col in ["rank", *(f"{i}_rank" for i in index_ids)]:  # not-assessed targets have no rank
+        if col in df:
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
+    for col in [*(f"{i}_points" for i in index_ids), *(f"{i}_rate" for i in index_ids)]:
         if col in df:
             df[col] = pd.to_numeric(df[col], errors="coerce")
     return df

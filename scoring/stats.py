@@ -12,6 +12,11 @@ formulas are in ``FORMULAS`` and printed in the report (docs/scoring.md repeats 
 * mean / SD and the dispersion threshold 5: ``dispersion``;
 * mean score rate per first-level index and group (radar): ``index_rate_means``;
 * Z-scores: ``zscores``; 推进率 (progress rate): ``progress``.
+
+Targets that were not assessed (column ``assessed`` False: their site was blocked, unreachable
+or not crawled; without that column, a missing score) take part in no statistic: no tier, no
+leader place, no Z-score, 推进率 or Φ(z), and they are left out of every mean, SD, correlation,
+radar mean and threshold count (``assessed_mask``).
 """
 
 from __future__ import annotations
@@ -79,6 +84,15 @@ def method_formulas(cfg: dict) -> dict[str, str]:
     }
 
 
+def assessed_mask(df: pd.DataFrame, score_col: str = "score_100") -> pd.Series:
+    """Boolean mask of the targets that were assessed (column ``assessed``; else a score is present)."""
+    if "assessed" in df:
+        return df["assessed"].astype("boolean").fillna(False).astype(bool)
+    if score_col in df:
+        return pd.to_numeric(df[score_col], errors="coerce").notna()
+    return pd.Series(True, index=df.index)
+
+
 # --- tiers ----------------------------------------------------------------------------------
 def assign_tiers(values: pd.Series, method: str = "equal_interval", n: int = 5) -> pd.Series:
     """Tier (1 = top .. n) of every value of one group; NaN values get no tier (<NA>)."""
@@ -112,8 +126,9 @@ def assign_tiers(values: pd.Series, method: str = "equal_interval", n: int = 5) 
 
 def tiers(df: pd.DataFrame, method: str = "equal_interval", n: int = 5,
           score_col: str = "score_100", group_col: str = "group") -> pd.Series:
-    """Tier of every target within its group."""
-    parts = [assign_tiers(g[score_col], method, n) for _, g in df.groupby(group_col, sort=False)]
+    """Tier of every assessed target within its group (<NA> for targets not assessed)."""
+    ok = assessed_mask(df, score_col)
+    parts = [assign_tiers(g[score_col].where(ok[g.index]), method, n) for _, g in df.groupby(group_col, sort=False)]
     return pd.concat(parts).reindex(df.index) if parts else pd.Series(dtype="Int64")
 
 
@@ -134,10 +149,12 @@ def tier_bounds(values: pd.Series, method: str = "equal_interval", n: int = 5) -
 # --- leaders --------------------------------------------------------------------------------
 def leaders(df: pd.DataFrame, n: int = 3, rank_col: str = "rank",
             group_col: str = "group") -> dict[str, pd.DataFrame]:
-    """Per group, the targets ranked 1..n (ties at rank n included), best first."""
+    """Per group, the assessed targets ranked 1..n (ties at rank n included), best first."""
     out = {}
+    ok = assessed_mask(df)
     for g, part in df.groupby(group_col, sort=False):
-        out[g] = part[part[rank_col] <= n].sort_values([rank_col, "target_id"] if "target_id" in part
+        rank = pd.to_numeric(part[rank_col], errors="coerce")
+        out[g] = part[((rank <= n) & ok[part.index]).fillna(False).astype(bool)].sort_values([rank_col, "target_id"] if "target_id" in part
                                                        else [rank_col])
     return out
 
@@ -160,19 +177,23 @@ def rank_correlation_xy(x: Any, y: Any, method: str = "spearman") -> tuple[float
 
 def rank_correlation(df: pd.DataFrame, method: str = "spearman", x: str = "gdp_rank", y: str = "rank",
                      group_col: str = "group") -> dict[str, dict]:
-    """Per group: {"rho", "p", "n", "method"} of GDP rank vs index rank."""
+    """Per group: {"rho", "p", "n", "method"} of GDP rank vs index rank (assessed targets only)."""
     out = {}
-    for g, part in df.groupby(group_col, sort=False):
+    ok = assessed_mask(df)
+    for g, part in df[ok].groupby(group_col, sort=False):
         rho, p, n = rank_correlation_xy(part[x], part[y], method)
         out[g] = {"rho": rho, "p": p, "n": n, "method": method}
+    for g in dict.fromkeys(df[group_col]):  # a group with nobody assessed
+        out.setdefault(g, {"rho": math.nan, "p": math.nan, "n": 0, "method": method})
     return out
 
 
 # --- exclusions -----------------------------------------------------------------------------
 def included(df: pd.DataFrame, exclusions: dict | None, statistic: str,
              group_col: str = "group") -> pd.Series:
-    """Boolean mask: rows that take part in ``statistic`` (exclusion lists per group by admin code)."""
-    mask = pd.Series(True, index=df.index)
+    """Boolean mask: rows that take part in ``statistic``: assessed targets, minus the exclusion
+    lists per group by admin code."""
+    mask = assessed_mask(df)
     for g, spec in (exclusions or {}).items():
         if statistic in spec.get("statistics", []):
             codes = {str(c) for c in spec.get("admin_codes", [])}
@@ -224,7 +245,10 @@ def index_rate_means(df: pd.DataFrame, index_ids: list[str], method: str = "mean
     if method not in MEAN_RATE_METHODS:
         raise StatsError(f"unknown mean-rate method {method!r}")
     out = {}
-    for g, part in df.groupby(group_col, sort=False):
+    ok = assessed_mask(df)
+    for g in dict.fromkeys(df[group_col]):  # a group with nobody assessed: NaN rates
+        out[g] = {i: math.nan for i in index_ids}
+    for g, part in df[ok].groupby(group_col, sort=False):
         row = {}
         for i in index_ids:
             if method == "mean_of_ratios":
@@ -267,7 +291,9 @@ def progress(df: pd.DataFrame, method: str = "relative_change", previous: pd.Dat
     if method in PROGRESS_NEEDS_PREVIOUS:
         if previous is None or previous.empty:
             return out
-        prev = pd.to_numeric(df["target_id"].map(previous.set_index("target_id")[score_col]), errors="coerce")
+        # a target not assessed in the previous campaign has no previous score
+        before = previous[assessed_mask(previous, score_col)]
+        prev = pd.to_numeric(df["target_id"].map(before.set_index("target_id")[score_col]), errors="coerce")
         if method == "relative_change":
             val = (x - prev) / prev.where(prev != 0)
         else:
@@ -287,7 +313,8 @@ def progress(df: pd.DataFrame, method: str = "relative_change", previous: pd.Dat
         return out
     if leaf_points is None or leaf_points.empty:
         return out
-    lp = leaf_points.merge(df[["target_id", group_col]], on="target_id")
+    # leaf statistics over the assessed targets only (a not-assessed target's leaves have no points)
+    lp = leaf_points.merge(df.loc[assessed_mask(df, score_col), ["target_id", group_col]], on="target_id")
     if method == "leaf_share":
         share = lp.assign(hit=lp["points"] > 0).groupby("target_id")["hit"].mean()
     else:
@@ -325,8 +352,10 @@ def summary(df: pd.DataFrame, cfg: dict, index_ids: list[str], previous: pd.Data
         "dispersion": dispersion(d, float(cfg.get("dispersion_threshold", 5)), ddof, score_col, ex),
         "index_rates": index_rate_means(d, index_ids, cfg["mean_rate_method"]),
         "progress_available": (not needs_prev) or (previous is not None and not previous.empty),
-        "tier_bounds": {g: tier_bounds(part[score_col], cfg["tier_method"], int(cfg.get("tier_count", 5)))
+        "tier_bounds": {g: tier_bounds(part[score_col].where(assessed_mask(part, score_col)), cfg["tier_method"],
+                                       int(cfg.get("tier_count", 5)))
                         for g, part in d.groupby("group", sort=False)},
+        "not_assessed": d[~assessed_mask(d, score_col)],
     }
 
 

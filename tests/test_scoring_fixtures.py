@@ -42,9 +42,14 @@ def small_tree() -> Tree:
     return Tree({n.id: n for n in nodes}, [n.id for n in nodes])
 
 
-def make_store(path, campaign: str = "2023") -> Store:
+def make_store(path, campaign: str = "2023", status: str | None = "done") -> Store:
+    """A store with the registry's campaign; every site's crawl status set to ``status`` (as if the
+    crawler had finished: a site never crawled, status NULL, is not assessed)."""
     store = Store(path)
     store.open_campaign(campaign, load_registry())
+    if status is not None:
+        store.conn.execute("update sites set status = ? where campaign = ?", [status, campaign])
+        store.conn.commit()
     return store
 
 
