@@ -81,6 +81,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 POOL_SIZE = 4
 MAX_SOLVES = 4
+MAX_CHALLENGE_LOADS = 8  # page loads one render may spend following a challenge before giving up
 _BINARY = re.compile(r"\.(?:pdf|docx?|xlsx?|pptx?|wps|zip|rar|7z|gz|tgz|exe|apk|mp4|mp3|jpe?g|png|gif|ofd|"
                      r"txt|xml|json|css|js)(?:[?#].*)?$", re.I)
 
@@ -291,6 +292,9 @@ class BrowserPool:
                 if not why:
                     break
                 challenge = challenge or why
+                if len(mains) > MAX_CHALLENGE_LOADS:  # a challenge that reloads forever: stop asking the server
+                    raise BrowserError(f"browser: JavaScript challenge not passed after {len(mains)} page loads "
+                                       f"({why}): {url}")
                 if time.monotonic() > deadline:
                     raise BrowserError(f"browser: JavaScript challenge not passed within {self.timeout:.0f}s "
                                        f"({why}): {url}")
@@ -588,9 +592,11 @@ class BrowserMiddleware:
                 r = await svc.pool.render(response.url)
             except NotRenderable:
                 raise BrowserError(f"browser: challenge page turned into a download: {response.url}") from None
-            except BrowserError:
+            except BrowserError as e:
                 svc.stats["browser_failures"] += 1
-                raise
+                if "challenge" in str(e):
+                    raise
+                raise BrowserError(f"browser: JavaScript challenge not passed ({why}): {e}") from None
             svc.stats["browser_renders"] += 1
             svc.stats["challenges_solved"] += 1
             await self._hand_off(r.url)

@@ -19,7 +19,10 @@ Two independent questions, answered from the bytes Scrapy fetched (no browser ne
     ``insertAdjacentHTML``, jQuery ``.html``/``.append``, ``createElement("a")`` appended):
     its string literals are joined and decoded cheaply (JS escapes, ``unescape``'s
     ``%uXXXX``, ``%XX`` as ``decodeURIComponent``), and a script whose payload names
-    same-site URLs (``href=`` in the markup, ``url``/``href``/``link`` fields of a list)
+    same-site URLs (``href=`` in the markup — also written as concatenated pieces,
+    ``'<a href="' + base + '/zwfw/">'`` —, ``url``/``href``/``link`` fields of its object
+    literals, as in ``list.map(x => '<a href="' + x.url …).join('')``, or of an inline
+    ``<script type="application/json">`` / ``text/template`` block it reads by id)
     that the static page does not link to, or that builds ``<a>`` elements from fetched
     data, is a strong signal: the page is rendered. Link building whose targets are not
     visible (``document.write(variable)``, a link template, fetched HTML put into the
@@ -88,6 +91,8 @@ def challenge_reason(status: int, headers: dict[str, str] | None, body: bytes) -
         js = scripts.decode("utf-8", "replace")
     except Exception:  # pragma: no cover - decode with replace does not raise
         js = ""
+    if not scripts.strip():
+        return None  # no script, nothing to run: a block page or an error page, not a challenge
     visible = _visible_chars(head)
     if visible >= _REAL_TEXT:
         return None  # positive sentinel: real text is content, whatever the status
@@ -173,6 +178,20 @@ class _Page:
     site: str | None  # host without "www.", None if the page URL is unknown
     url: str | None
     _static: set[str] | None = None
+    _data: dict[str, str] | None = None
+
+    @property
+    def data_blocks(self) -> dict[str, str]:
+        """id -> text of the page's inline data and template blocks (``<script type="application/json"
+        id=…>``, ``text/template``, ``text/html``…): what a rendering script may fill links from."""
+        if self._data is None:
+            self._data = {}
+            for el in self.root.iter("script"):
+                typ = (el.get("type") or "").lower()
+                ident = el.get("id") or ""
+                if ident and typ and "javascript" not in typ and typ != "module" and el.text:
+                    self._data[ident] = el.text[:_MAX_SCRIPT]
+        return self._data
 
     @property
     def static(self) -> set[str]:
@@ -189,6 +208,8 @@ class _Page:
         """``href`` resolved, if it is a link to this site (relative, or a host of the site); else None."""
         h = href.strip()
         if not h or h.lower().startswith(_NOT_LINK) or "+" in h and ("'" in h or '"' in h):
+            return None
+        if "{" in h or "}" in h or "<%" in h:  # a template's placeholder ("{{url}}", "${x.url}"), no URL
             return None
         absolute = h.startswith("//") or bool(re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", h))
         if absolute:
@@ -220,8 +241,13 @@ def _judge_script(js: str, page: _Page) -> tuple[int, str] | None:
     if not html_sink and not node_sink:
         return None
     text = _payload(js)
-    hrefs = [a or b or c for a, b, c in _HREF_ATTR.findall(text)]
-    fields = [a or b for a, b in _URL_FIELD.findall(text)]
+    # what the script renders from: its literals, the url/href fields of its own object
+    # literals (``[{name: "…", url: "/zwgk/"}].map(…)``), and the inline data blocks it reads by
+    # id (``<script type="application/json" id="navData">`` + a ``text/template`` block)
+    data = [text, _JS_ESC.sub(_js_unescape, js[:_MAX_SCRIPT])]
+    data += [body for ident, body in page.data_blocks.items() if ident in js]
+    hrefs = [a or b or c for d in data for a, b, c in _HREF_ATTR.findall(d)]
+    fields = [a or b for d in data for a, b in _URL_FIELD.findall(d)]
     named = {u for u in (page.same_site(h) for h in hrefs + fields) if u}
     new = named - page.static if named else named
     if new:

@@ -108,12 +108,12 @@ class PageWriter:
     # --- rows ----------------------------------------------------------------------------
     PAGE_COLS = ("campaign", "site_id", "url", "final_url", "status", "headers", "fetched_at", "sha256",
                  "content_type", "encoding", "title", "text", "size", "depth", "referrer", "kind", "via",
-                 "warc_file", "warc_offset", "warc_length", "rendered_warc_offset")
+                 "warc_file", "warc_offset", "warc_length", "rendered_warc_offset", "block")
 
     def add_page(self, *, site_id: str, url: str, final_url: str, status: int,
                  headers: list[tuple[str, str]], body: bytes, content_type: str | None,
                  encoding: str | None, title: str | None, text: str, depth: int,
-                 referrer: str | None, kind: str, browser: dict | None = None) -> None:
+                 referrer: str | None, kind: str, browser: dict | None = None, block: str | None = None) -> None:
         """Archive a response and queue its page row.
 
         ``browser`` (``meta['wv_browser']`` of a rendered page, see ``crawlers.browser``): the raw
@@ -140,7 +140,7 @@ class PageWriter:
         self._pages.append((
             self.campaign, site_id, url, final_url, status, json.dumps(hdict, ensure_ascii=False),
             fetched_at, ref.sha256, content_type, encoding, title, text, len(body), depth, referrer,
-            kind, via, ref.file, ref.offset, ref.length, rendered_offset))
+            kind, via, ref.file, ref.offset, ref.length, rendered_offset, block))
         self.pages_stored += 1
         if browser and "failure" in browser:
             self.add_failure(site_id=site_id, url=url, reason=browser["failure"], referrer=referrer)
@@ -214,14 +214,50 @@ class PageWriter:
             "error=NULL WHERE campaign=? AND site_id=?", [_iso_now(), self.campaign, site_id])
         self.store.conn.commit()
 
-    def site_finished(self, site_id: str, status: str, error: str | None = None) -> None:
-        """Mark the site 'done' (or 'failed'/'crawling') with its page and failure counts."""
+    def site_coverage(self, site_id: str, extra: dict | None = None) -> dict:
+        """The site's coverage from what is stored (pages, failures by kind, blocked, robots), plus ``extra``."""
+        from evidence.coverage import computed_coverage
+        self.flush()
+        conn = self.store.conn
+        cov = computed_coverage(conn, self.campaign).get(site_id) or {
+            "pages": 0, "failures": {}, "blocked": 0, "robots_disallowed": 0, "rate_limited": 0}
+        cov["blocked"] = cov.get("blocked", 0) + conn.execute(
+            "SELECT count(*) FROM pages WHERE campaign=? AND site_id=? AND block IS NOT NULL",
+            [self.campaign, site_id]).fetchone()[0]
+        cov.update(extra or {})
+        return cov
+
+    def refusal_share(self, site_id: str) -> tuple[int, int]:
+        """(refused or failed, attempted) content URLs of the site: what makes a crawl ``partial``.
+
+        Refused: block/WAF/CAPTCHA/login pages and 401/403/405/407/429/451 answers; failed: 5xx,
+        timeouts, connection errors. Not counted: robots.txt refusals (our choice, not the site's),
+        404/410 (the site's dead links, judged by link_health), attachments and probes.
+        """
+        conn = self.store.conn
+        args = [self.campaign, site_id]
+        ok, bad = conn.execute(
+            "SELECT sum(block IS NULL AND status < 400), sum(block IS NOT NULL OR status IN "
+            "(401, 403, 405, 407, 429, 451) OR status >= 500) FROM pages "
+            "WHERE campaign=? AND site_id=? AND coalesce(kind, '') NOT IN ('probe', 'attachment')", args).fetchone()
+        failed = conn.execute(
+            "SELECT count(*) FROM failures WHERE campaign=? AND site_id=? AND status IS NULL "
+            "AND reason NOT LIKE 'robots.txt%' AND reason NOT LIKE 'attachment%' "
+            "AND NOT EXISTS (SELECT 1 FROM pages p WHERE p.campaign=failures.campaign AND p.url=failures.url)",
+            args).fetchone()[0]
+        bad = (bad or 0) + failed
+        return bad, (ok or 0) + bad
+
+    def site_finished(self, site_id: str, status: str, error: str | None = None,
+                      coverage: dict | None = None) -> None:
+        """Mark the site done/partial/blocked/unreachable (or 'crawling') with its counts and coverage."""
         self.flush()
         pages, fails = self.site_counts(site_id)
         self.store.conn.execute(
-            "UPDATE sites SET status=?, pages=?, failures=?, finished_at=?, error=? "
-            "WHERE campaign=? AND site_id=?",
+            "UPDATE sites SET status=?, pages=?, failures=?, finished_at=?, error=?, "
+            "coverage=coalesce(?, coverage) WHERE campaign=? AND site_id=?",
             [status, pages, fails, _iso_now() if status != "crawling" else None, error,
+             json.dumps(coverage, ensure_ascii=False, sort_keys=True) if coverage is not None else None,
              self.campaign, site_id])
         self.store.conn.commit()
 

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from evidence.registry import Registry, RegistryError
+from evidence.store import StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,8 @@ def scrapy_settings(opts: CrawlOptions, jobdir: str | None = None) -> dict[str, 
         "DOWNLOAD_DELAY_JITTER": 0.5,
         "AUTOTHROTTLE_ENABLED": opts.autothrottle,
         "AUTOTHROTTLE_START_DELAY": max(opts.delay, 0.5),
-        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(opts.per_host),
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(min(opts.per_host, 2)),
+        "AUTOTHROTTLE_MAX_DELAY": 30.0,
         "DOWNLOAD_TIMEOUT": opts.timeout,
         "DOWNLOAD_MAXSIZE": DOWNLOAD_MAXSIZE,
         "DOWNLOAD_WARNSIZE": DOWNLOAD_MAXSIZE // 2,
@@ -99,6 +101,11 @@ def scrapy_settings(opts: CrawlOptions, jobdir: str | None = None) -> dict[str, 
         "LOGSTATS_INTERVAL": 0,
         "REACTOR_THREADPOOL_MAXSIZE": 20,
         "DOWNLOADER_MIDDLEWARES": {"crawlers.extensions.ProxyEverywhereMiddleware": 740,
+                                   # robots.txt per RFC 9309, challenge-aware (crawlers/politeness.py)
+                                   "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+                                   "crawlers.politeness.RFC9309RobotsMiddleware": 100,
+                                   # Retry-After / 429 backoff / Crawl-delay floors, seen before RetryMiddleware (550)
+                                   "crawlers.politeness.HostPacing": 560,
                                    # below RedirectMiddleware (600) and HttpCompression (590): final, decoded responses
                                    "crawlers.attachments.AttachmentRouter": 580,
                                    "crawlers.browser.BrowserMiddleware": 540,
@@ -114,6 +121,38 @@ def scrapy_settings(opts: CrawlOptions, jobdir: str | None = None) -> dict[str, 
         s["JOBDIR"] = jobdir
     s.update(opts.extra_settings)
     return s
+
+
+class CampaignLock:
+    """One ``windvane crawl`` per campaign: an exclusive ``flock`` on ``<campaign dir>/crawl.lock``.
+
+    The kernel drops the lock when its process dies, however it dies (kill -9 included), so a
+    crashed crawl never leaves a stale lock; a second crawl of a running campaign is refused
+    with a ``StoreError`` naming the holder, before it touches the first one's state.
+    """
+
+    def __init__(self, campaign_dir: Any, campaign: str):
+        import fcntl
+        import os
+        self.path = campaign_dir / "crawl.lock"
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(self.fd, 200).decode("utf-8", "replace").strip() or "another process"
+            os.close(self.fd)
+            raise StoreError(f"{self.path}: campaign {campaign!r} is being crawled right now ({holder}); "
+                             f"wait for that crawl to end or stop it (Ctrl-C), then run this command again") from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, f"pid {os.getpid()}, since {time.strftime('%Y-%m-%dT%H:%M:%S')}".encode())
+
+    def release(self) -> None:
+        import fcntl
+        import os
+        if self.fd >= 0:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = -1
 
 
 def select_sites(registry: Registry, wanted: list[str] | None) -> list[Any]:
@@ -159,6 +198,11 @@ def crawl(registry: Registry, opts: CrawlOptions) -> dict:
         return summary
 
     cdir = writer.store.campaign_dir(opts.campaign)
+    try:
+        lock = CampaignLock(cdir, opts.campaign)
+    except StoreError:
+        writer.close()
+        raise
     jobdir = cdir / "jobdir"
     marker = cdir / _RUNNING_MARKER
     if marker.exists():
@@ -187,6 +231,7 @@ def crawl(registry: Registry, opts: CrawlOptions) -> dict:
     finally:
         seconds = time.monotonic() - started
         writer.close()
+        lock.release()
     # Scrapy saved its queue (any clean stop): the next run can resume from JOBDIR
     if close_reason:
         marker.unlink(missing_ok=True)
@@ -198,4 +243,23 @@ def crawl(registry: Registry, opts: CrawlOptions) -> dict:
     svc = getattr(crawler, "_windvane_browser", None)
     if svc is not None:
         summary.update(svc.summary())
+    summary.update(site_outcomes(opts.store, opts.campaign, [s.site_id for s in todo]))
     return summary
+
+
+def site_outcomes(store_path: str, campaign: str, site_ids: list[str]) -> dict[str, Any]:
+    """``site_status`` counts of the crawled sites and ``need_a_person``: one line per site not ``done``."""
+    from evidence.store import Store
+    wanted = set(site_ids)
+    counts: dict[str, int] = {}
+    lines: list[str] = []
+    order = {"blocked": 0, "unreachable": 1, "partial": 2, "crawling": 3}
+    with Store(store_path) as store:
+        rows = [r for r in store.conn.execute(
+            "SELECT site_id, name_zh, status, error FROM sites WHERE campaign=?", [campaign]) if r[0] in wanted]
+    for sid, name, status, error in sorted(rows, key=lambda r: (order.get(r[2] or "", 9), r[0])):
+        status = status or "not crawled"
+        counts[status] = counts.get(status, 0) + 1
+        if status != "done":
+            lines.append(f"{sid} {name or ''}: {status}" + (f" — {error}" if error else ""))
+    return {"site_status": counts, "need_a_person": lines}

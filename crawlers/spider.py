@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
 
 from crawlers.attachments import AttachmentsMixin
+from crawlers.blocks import REFUSAL_STATUSES, block_reason
 from crawlers.detect import onclick_links
 from crawlers.pipeline import PageWriter, page_text
 from crawlers.probes import ProbesMixin
@@ -72,7 +74,7 @@ def same_site_url(url: str, hosts: set[str], scheme: str) -> str | None:
 
 class _SiteState:
     __slots__ = ("site_id", "hosts", "scheme", "seen", "dropped", "outstanding", "resumed", "portal_error",
-                 "pages")
+                 "pages", "portal_block", "budget_reached", "started")
 
     def __init__(self, site_id: str, host: str, scheme: str):
         self.site_id = site_id
@@ -82,7 +84,10 @@ class _SiteState:
         self.dropped: set[str] = set()  # scheduled, then dropped by Scrapy as a duplicate
         self.outstanding = 0
         self.resumed = False
-        self.portal_error: str | None = None
+        self.portal_error: str | None = None  # the portal could not be fetched (reason)
+        self.portal_block: str | None = None  # the portal answered with a refusal (reason)
+        self.budget_reached = False
+        self.started = time.monotonic()
         self.pages = 0
 
 
@@ -100,7 +105,7 @@ def failure_reason(failure: Failure, maxsize: int) -> str:
         if inner:
             name = inner[0]
     if isinstance(exc, IgnoreRequest) and "robots.txt" in msg:
-        return "robots.txt disallows this URL"
+        return msg if msg.startswith("robots.txt: ") else "robots.txt disallows this URL"
     if "max size" in msg or name == "DownloadCancelledError" and "larger" in msg:
         return f"response larger than the download limit ({maxsize // (1 << 20)} MB)"
     if name == "DNSLookupError":
@@ -115,6 +120,22 @@ def failure_reason(failure: Failure, maxsize: int) -> str:
                 "DownloadFailedError"):
         return f"connection closed before a complete response ({name})"
     return f"{name}: {msg}" if msg else name
+
+
+PARTIAL_SHARE = 0.3  # refused or failed share of a site's pages that makes its crawl partial ...
+PARTIAL_MIN_PAGES = 10  # ... once this many were attempted
+
+
+def site_status_of_failure(reason: str) -> str:
+    """``blocked`` or ``unreachable`` for a portal that could not be fetched, from the failure's reason."""
+    r = reason.lower()
+    if "robots.txt" in r:
+        if "http 429" in r or "challenge" in r or "block page" in r or "disallows" in r:
+            return "blocked"
+        return "unreachable"  # robots.txt 5xx or unreachable: RFC 9309 complete disallow
+    if "challenge" in r or "http 429" in r or re.search(r"http (?:401|403|405|407|451)\b", r):
+        return "blocked"
+    return "unreachable"
 
 
 class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
@@ -195,7 +216,15 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
             return
         depth = meta.get("depth", 0)
         requested = meta.get("redirect_urls", [response.url])[0]
-        if depth == 0 and response.status < 400:
+        block = self._block(response, depth)
+        if depth == 0:
+            if block:
+                st.portal_block = f"portal {requested}: {block}"
+            elif response.status in REFUSAL_STATUSES or response.status in (405, 429):
+                st.portal_block = f"portal {requested} answered HTTP {response.status}"
+            elif 400 <= response.status < 500:
+                st.portal_error = f"portal answered HTTP {response.status}: {requested}"
+        if depth == 0 and response.status < 400 and not block:
             # a portal that redirects (http -> https, bare -> www) brings its final host and scheme
             st.hosts.add(_host_of(response.url))
             st.scheme = response.url.split(":", 1)[0].lower()
@@ -203,17 +232,37 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
         if depth == 0 and response.status >= 500:
             st.portal_error = f"portal answered HTTP {response.status}: {requested}"
         try:
-            yield from self._follow(response, st, depth)
+            yield from self._follow(response, st, depth, block)
         finally:
             self.pages_seen += 1
             self._done_one(meta, st)
 
-    def _follow(self, response: Response, st: _SiteState, depth: int):
+    def _block(self, response: Response, depth: int) -> str | None:
+        """Why this response is a refusal (block/WAF/CAPTCHA page, login wall, 429), or None (``crawlers.blocks``)."""
+        if not isinstance(response, TextResponse) and response.status < 400:
+            return None
+        ctype = response.headers.get(b"Content-Type", b"").decode("latin-1") or None
+        found = block_reason(response.status, response.body, ctype)
+        if found is None:
+            return None
+        kind, reason = found
+        if kind == "login":
+            # a login page the site links to is content; one the crawl is sent to instead is a wall
+            if depth > 0 and not response.meta.get("redirect_urls"):
+                return None
+            reason = f"login wall: {reason}"
+        return reason
+
+    def _follow(self, response: Response, st: _SiteState, depth: int, block: str | None = None):
         is_html = isinstance(response, HtmlResponse)
         if is_html:  # declarations lie (GBK sent as UTF-8, none at all): validate them
             enc = html_encoding(response.body, response.headers.get(b"Content-Type", b"").decode("latin-1"))
             if enc != response.encoding:
                 response = response.replace(encoding=enc)
+        if block:  # a refusal: archived as evidence of who blocked the crawl, never followed
+            if self.writer is not None:
+                self._store(response, st, depth, is_html, block)
+            return
         if is_html and response.status < 400 and self.writer is not None:
             self.attachment_links(response, st, depth)  # at any depth (crawlers/attachments.py)
         if is_html and depth < self.max_depth and response.status < 400:
@@ -223,11 +272,14 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
                     url = same_site_url(link_url, st.hosts, st.scheme)
                     if url is None or url in st.seen:
                         continue
+                    if budget_left <= 0:
+                        st.budget_reached = True
+                        break
                     st.seen[url] = depth + 1
                     yield self._request(url, st)
                     budget_left -= 1
-                    if budget_left <= 0:
-                        break
+            else:
+                st.budget_reached = True
         if self.writer is None:
             return
         try:
@@ -246,7 +298,7 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
         except (ValueError, TypeError, AttributeError):  # not parseable as HTML
             return
 
-    def _store(self, response: Response, st: _SiteState, depth: int, is_html: bool) -> None:
+    def _store(self, response: Response, st: _SiteState, depth: int, is_html: bool, block: str | None = None) -> None:
         meta = response.meta
         requested = meta.get("redirect_urls", [response.url])[0]
         headers = [(k.decode("latin-1"), v.decode("latin-1"))
@@ -274,7 +326,8 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
             site_id=st.site_id, url=requested, final_url=response.url, status=response.status,
             headers=headers, body=response.body, content_type=ctype, encoding=encoding, title=title,
             text=text.encode("utf-8", "replace").decode("utf-8"), depth=depth,
-            referrer=referrer.decode("latin-1") if referrer else None, kind=kind, browser=meta.get("wv_browser"))
+            referrer=referrer.decode("latin-1") if referrer else None, kind=kind, browser=meta.get("wv_browser"),
+            block=block)
         if response.status >= 500:
             self.writer.add_failure(site_id=st.site_id, url=requested, status=response.status,
                                     reason=f"HTTP {response.status} after retries",
@@ -293,7 +346,7 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
         url = meta.get("redirect_urls", [request.url])[0]
         if meta.get("depth", 0) == 0 and url == next((s.portal_url for s in self.sites
                                                       if s.site_id == st.site_id), None):
-            st.portal_error = f"{url}: {reason}"
+            st.portal_error = f"portal {url}: {reason}"
         if self.writer:
             ref = request.headers.get(b"Referer")
             self.writer.add_failure(site_id=st.site_id, url=url, reason=reason,
@@ -350,10 +403,26 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
         st.outstanding = -1  # finished; never again
         self.sites_done += 1
         if self.writer:
-            if st.portal_error and st.pages <= 1:
-                self.writer.site_finished(st.site_id, "failed", st.portal_error)
-            else:
-                self.writer.site_finished(st.site_id, "done")
+            status, reason = self._site_status(st)
+            pacing = getattr(self.crawler, "_windvane_pacing", None)
+            limited = sum(pacing.rate_limited.get(h, 0) for h in st.hosts) if pacing else 0
+            coverage = self.writer.site_coverage(st.site_id, {
+                "budget_reached": st.budget_reached, "seconds": round(time.monotonic() - st.started, 2)})
+            coverage["rate_limited"] = max(coverage.get("rate_limited") or 0, limited)
+            self.writer.site_finished(st.site_id, status, reason, coverage)
+
+    def _site_status(self, st: _SiteState) -> tuple[str, str | None]:
+        """done | partial | blocked | unreachable, with the reason (see docs/store.md)."""
+        if st.portal_block:
+            return "blocked", st.portal_block
+        if st.portal_error and st.pages <= 1:
+            return site_status_of_failure(st.portal_error), st.portal_error
+        bad, attempted = self.writer.refusal_share(st.site_id) if self.writer else (0, 0)
+        if attempted >= PARTIAL_MIN_PAGES and bad >= PARTIAL_SHARE * attempted:
+            return "partial", f"{bad} of {attempted} pages refused or failed (block pages, 4xx refusals, 5xx, errors)"
+        if st.portal_error:
+            return "partial", f"the portal failed this time, pages from an earlier run kept: {st.portal_error}"
+        return "done", None
 
     def _closed(self, spider: Any, reason: str) -> None:
         if reason == "finished":

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import json
 import os
 import socket
@@ -234,18 +233,20 @@ class SimWebServer:
     _waf_protected: dict[str, set[str]] = {}
 
     def _waf_refuses(self, m: SiteModel, target: str) -> bool:
-        """partial_waf: a path rule refuses 3 article pages in 4, never the evidence or trap pages."""
+        """partial_waf: a path rule refuses article pages and later list pages, never evidence or trap pages."""
         keep = self._waf_protected.get(m.host)
         if keep is None:
             from simweb.generate import site_truth
             t = site_truth(m)
-            keep = {u.split(m.host, 1)[1] for lt in t["leaves"].values() for u in lt["urls"] + lt["traps"]}
+            # evidence and trap pages stay readable (leaves on every layout page are found elsewhere too)
+            keep = {u.split(m.host, 1)[1] for lt in t["leaves"].values()
+                    for urls in (lt["urls"], lt["traps"]) if len(urls) < len(m.pages) / 2 for u in urls}
             self._waf_protected[m.host] = keep
         path = m.aliases.get(target, target)
         page = m.pages.get(path)
-        if page is None or page.kind != "item" or path in keep:
+        if page is None or path in keep:
             return False
-        return int(hashlib.sha1(path.encode()).hexdigest(), 16) % 4 != 0
+        return page.kind == "item" or (page.kind == "list" and page.page_no > 0)
 
     def log_request(self, host: str, path: str, method: str, resp: Response | None, at: float) -> None:
         if self._log is None:

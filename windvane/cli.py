@@ -67,6 +67,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         max_pages=args.max_pages, sites=args.site or None, concurrency=args.concurrency,
         delay=args.delay, obey_robots=not args.ignore_robots, progress=not args.quiet,
         browser=args.browser, browser_tabs=args.browser_tabs, timeout=args.timeout,
+        autothrottle=args.delay > 0,  # AutoThrottle for real servers; --delay 0 (a local web) turns it off
     )
     if args.ca_bundle:
         from crawlers.tls import check_ca_bundle
@@ -77,7 +78,18 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     with Store(args.store) as store:
         store.open_campaign(args.campaign, reg, config=opts.public(), as_of=args.as_of)
     summary = crawl(reg, opts)
-    print(json.dumps(summary, ensure_ascii=False) if args.json else summary_line("crawl", summary))
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+        return 0
+    people = summary.pop("need_a_person", [])
+    print(summary_line("crawl", summary))
+    if people:  # the coverage summary: sites that were not fully assessed, each with its reason
+        print(f"crawl: {len(people)} site(s) need a person (not assessed when blocked or unreachable; "
+              f"`windvane report` lists them in coverage.csv):")
+        for line in people[:50]:
+            print(f"  {line}")
+        if len(people) > 50:
+            print(f"  ... and {len(people) - 50} more")
     return 0
 
 
@@ -233,7 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-pages", type=int, default=400, help="page budget per site")
     sp.add_argument("--concurrency", type=int, default=32, help="requests in flight overall")
     sp.add_argument("--delay", type=float, default=1.0,
-                    help="seconds between requests to one host (default 1: polite on real servers; 0 for a local or simulated web)")
+                    help="seconds between requests to one host, at least (default 1: polite on real servers, with AutoThrottle "
+                         "slowing down further for slow hosts; 0 for a local or simulated web: no delay, no AutoThrottle). "
+                         "robots.txt Crawl-delay and Retry-After always apply")
     sp.add_argument("--site", action="append", help="crawl only this site_id (repeatable)")
     sp.add_argument("--ignore-robots", action="store_true")
     sp.add_argument("--browser", choices=["auto", "never", "always"], default="auto",
