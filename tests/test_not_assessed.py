@@ -30,11 +30,15 @@ from tests.conftest import ROOT, run_cli
 
 C = "c2023"
 PREV = "c2022"
-BLOCKED = "130000"      # 河北省 (province): a WAF answered 403
-UNREACHABLE = "130100"  # 石家庄市 (capital): DNS failed
-PARTIAL_403 = "150100"  # 呼和浩特市 (capital): partial crawl, the portal home page answered 403
-CAPTCHA = "140000"      # 山西省 (province): the only page is a CAPTCHA page served with 200
-PREV_BLOCKED = "371000"  # 威海市 (GDP-100): assessed now, blocked in the previous campaign
+# the role of a site here -> the site preferred for it; a site the simulated web's own access
+# faults keep from a full crawl is replaced by another fully crawled site (the fixture says which)
+ROLE = {
+    "blocked": "130000",       # 河北省 (province): a WAF answered 403
+    "unreachable": "130100",   # 石家庄市 (capital): DNS failed
+    "partial_403": "150100",   # 呼和浩特市 (capital): partial crawl, the portal home page answered 403
+    "captcha": "140000",       # 山西省 (province): the only page is a CAPTCHA page served with 200
+    "prev_blocked": "371000",  # 威海市 (GDP-100): assessed now, blocked in the previous campaign
+}
 GATED_LEAVES = {"link_health", "column_freshness", "policy_validity_labels", "message_reply_timeliness",
                 "https_access", "gov_domain", "error_page"}
 CAPTCHA_HTML = ("<html><head><title>安全验证</title></head><body><div class=\"verify\"><p>访问过于频繁，"
@@ -46,9 +50,26 @@ MUNICIPALITIES = {"310000", "110000", "120000", "500000"}  # excluded from GDP-1
 def _sites() -> list[str]:
     sites = [s.site_id for s in load_registry().sites]
     pick = sites[:6] + sites[32:37] + sites[-5:]
-    for s in (BLOCKED, UNREACHABLE, PARTIAL_403, CAPTCHA, PREV_BLOCKED):
-        assert s in pick, s
+    assert set(ROLE.values()) <= set(pick)
     return pick
+
+
+def _choose_roles(st: Store, pick: list[str]) -> None:
+    """Keep each role's preferred site if it was crawled in full (>= 20 HTML pages answered 200),
+    else take another fully crawled site of the same groups, else any fully crawled one."""
+    full = {r[0] for r in st.conn.execute(
+        "select site_id from pages where campaign = ? and kind = 'html' and status = 200 group by site_id "
+        "having count(*) >= 20", [C])}
+    groups = {s.site_id: {t.group for t in s.targets} for s in load_registry().sites}
+    used: set[str] = set()
+    for role, site in ROLE.items():
+        if site not in full:
+            spare = [s for s in pick if s in full and s not in used and s not in ROLE.values()]
+            same = [s for s in spare if groups[s] == groups[site]]
+            assert spare, f"no fully crawled site left for the role {role}"
+            print(f"role {role}: {site} was not crawled in full; {(same or spare)[0]} takes its place")
+            ROLE[role] = site = (same or spare)[0]
+        used.add(site)
 
 
 def _csv(path) -> list[dict]:
@@ -112,10 +133,8 @@ def world(tmp_path_factory):
     common = ["--store", str(store), "--campaign", C]
     with Store(store) as st:
         # the sites given a role here were crawled in full (their status is set below)
-        for site in (BLOCKED, UNREACHABLE, PARTIAL_403, CAPTCHA, PREV_BLOCKED):
-            n = st.conn.execute("select count(*) from pages where campaign = ? and site_id = ? and kind = 'html' "
-                                "and status = 200", [C, site]).fetchone()[0]
-            assert n >= 20, f"site {site} was not crawled in full ({n} pages): pick another for its role"
+        _choose_roles(st, pick)
+        for site in ROLE.values():
             _set_site(st, C, site, "done", None)
     run_cli("extract", *common, check=True, timeout=900)
     run_cli("score", *common, "--run", "before", check=True)
@@ -125,17 +144,17 @@ def world(tmp_path_factory):
     with Store(store) as st:
         if "coverage" not in {r[1] for r in st.conn.execute("PRAGMA table_info(sites)")}:
             st.conn.execute("alter table sites add column coverage TEXT")
-        _set_site(st, C, BLOCKED, "blocked", "portal answered 403 with a WAF block page",
+        _set_site(st, C, ROLE["blocked"], "blocked", "portal answered 403 with a WAF block page",
                   {"pages": 3, "failures": {"http_4xx": 2, "blocked": 1}, "blocked": 3, "robots_disallowed": 0,
                    "budget_reached": False, "seconds": 4.5, "rate_limited": 0})
-        _set_site(st, C, UNREACHABLE, "unreachable", "DNS lookup failed (host not found)")
-        _set_site(st, C, PARTIAL_403, "partial", "62% of the requested pages failed or were refused",
+        _set_site(st, C, ROLE["unreachable"], "unreachable", "DNS lookup failed (host not found)")
+        _set_site(st, C, ROLE["partial_403"], "partial", "62% of the requested pages failed or were refused",
                   {"pages": 40, "failures": {"http_5xx": 50, "timeout": 15}, "blocked": 0, "robots_disallowed": 2,
                    "budget_reached": False, "seconds": 33.0, "rate_limited": 4})
         st.conn.execute("update pages set status = 403 where campaign = ? and site_id = ? and depth = 0 "
-                        "and coalesce(kind, 'html') = 'html'", [C, PARTIAL_403])
+                        "and coalesce(kind, 'html') = 'html'", [C, ROLE["partial_403"]])
         st.conn.commit()
-        _make_captcha_only(st, CAPTCHA)
+        _make_captcha_only(st, ROLE["captcha"])
 
         # the previous campaign: the same registry and evidence, minus the 12345 leaf; one site blocked
         st.open_campaign(PREV, st.registry(C))
@@ -146,7 +165,7 @@ def world(tmp_path_factory):
             "page_id, url, snippet, start, \"end\", \"values\", points, extracted_at from evidence "
             "where campaign = ? and leaf_id != 'hotline_12345'", [PREV, C])
         st.conn.commit()
-        _set_site(st, PREV, PREV_BLOCKED, "blocked", "every page answered 429")
+        _set_site(st, PREV, ROLE["prev_blocked"], "blocked", "every page answered 429")
         from extractors.rules import load_rules
         from scoring.run import score
         score(st, PREV, load_rules(ROOT / "rules"), run_id="p2022")
@@ -162,7 +181,8 @@ def world(tmp_path_factory):
         html = dict(st.conn.execute("select site_id, count(*) from pages where campaign = ? and kind = 'html' "
                                     "and status = 200 group by 1", [C]).fetchall())
     # the other crawled sites keep the crawler's own verdict; healthy = done with a real crawl
-    healthy = {s for s in pick if status.get(s) == "done" and html.get(s, 0) >= 20} - {CAPTCHA, PARTIAL_403}
+    healthy = {s for s in pick if status.get(s) == "done" and html.get(s, 0) >= 20} - {ROLE["captcha"],
+                                                                                        ROLE["partial_403"]}
     return {"store": store, "out": out, "extract": extract.stdout, "report": report.stdout, "diff": diff.stdout,
             "pick": pick, "targets": targets, "status": status, "healthy": healthy}
 
@@ -187,10 +207,10 @@ def test_not_assessed_targets_have_no_total_rank_tier_or_statistic(world):
         for col in ("total_points", "score_rate", "score_100", "rank", "tier", "z_score", "phi_z", "progress"):
             assert r[col] == "", (tid, col, r[col])
         assert r["assessed"] == "False"
-    for tid in _targets_of(world, BLOCKED):
+    for tid in _targets_of(world, ROLE["blocked"]):
         assert by_id[tid]["site_status"] == "blocked"
         assert by_id[tid]["site_reason"] == "portal answered 403 with a WAF block page"
-    for tid in _targets_of(world, UNREACHABLE):
+    for tid in _targets_of(world, ROLE["unreachable"]):
         assert by_id[tid]["site_status"] == "unreachable"
         assert "DNS" in by_id[tid]["site_reason"]
     uncrawled = next(t for t, v in world["targets"].items() if v.site_id not in world["pick"])
@@ -214,9 +234,9 @@ def test_not_assessed_targets_have_no_total_rank_tier_or_statistic(world):
             "select target_id, points, rank, rate from scores where run_id = 'after' and level != 'leaf'")}
         leaf_after = list(st.db.query(
             "select points from scores where run_id = 'after' and level = 'leaf' and target_id = ?",
-            [_targets_of(world, BLOCKED)[0]]))
-    assert before[_targets_of(world, BLOCKED)[0]] > 0
-    assert after[_targets_of(world, BLOCKED)[0]]["points"] is None
+            [_targets_of(world, ROLE["blocked"])[0]]))
+    assert before[_targets_of(world, ROLE["blocked"])[0]] > 0
+    assert after[_targets_of(world, ROLE["blocked"])[0]]["points"] is None
     assert leaf_after and all(r["points"] is None for r in leaf_after)
 
 
@@ -276,7 +296,7 @@ def test_progress_skips_targets_not_assessed_in_either_campaign(world):
         if r["assessed"] != "True" or (r["group"] == "gdp100" and r["admin_code"] in MUNICIPALITIES):
             assert r["progress"] == "", tid
             continue
-        if world["targets"][tid].site_id == PREV_BLOCKED:  # not assessed last time: no previous score
+        if world["targets"][tid].site_id == ROLE["prev_blocked"]:  # not assessed last time: no previous score
             assert not prev.loc[tid, "assessed"]
             assert r["progress"] == "", tid
             continue
@@ -293,7 +313,7 @@ def test_progress_skips_targets_not_assessed_in_either_campaign(world):
 def test_partial_is_scored_and_flagged(world):
     rows = {r["target_id"]: r for r in _csv(world["out"] / "targets.csv")}
     html = (world["out"] / "report.html").read_text(encoding="utf-8")
-    for tid in _targets_of(world, PARTIAL_403):
+    for tid in _targets_of(world, ROLE["partial_403"]):
         r = rows[tid]
         assert r["site_status"] == "partial" and r["partial"] == "True" and r["assessed"] == "True"
         assert r["total_points"] != "" and r["rank"] != ""
@@ -307,25 +327,27 @@ def test_report_lists_not_assessed_first_with_reasons(world):
     section = html.index('id="not-assessed-table"')
     assert section < html.index('<h2 id="method">') < html.index('<h2 id="results">')
     table = html[section:html.index("</table>", section)]
-    for site, reason in ((BLOCKED, "portal answered 403 with a WAF block page"),
-                         (UNREACHABLE, "DNS lookup failed (host not found)")):
+    for site, reason in ((ROLE["blocked"], "portal answered 403 with a WAF block page"),
+                         (ROLE["unreachable"], "DNS lookup failed (host not found)")):
         for tid in _targets_of(world, site):
             assert tid in table
         assert reason in table
     assert "not crawled" in table
     # in each group table the not-assessed rows come before rank 1
+    blocked = world["targets"][_targets_of(world, ROLE["blocked"])[0]]
     results = html[html.index('<h2 id="results">'):html.index('<h2 id="leaders">')]
-    prov = results[results.index("<table>"):results.index("</table>")]
-    name_blocked = world["targets"][_targets_of(world, BLOCKED)[0]].name_zh
+    start = results.index(f"<h3>{GROUP_NAMES_ZH[blocked.group]} (")
+    prov = results[start:results.index("</table>", start)]
+    name_blocked = blocked.name_zh
     assert prov.index(name_blocked) < prov.index('<td class="n">1</td>')
     assert "not assessed — blocked: portal answered 403 with a WAF block page" in prov
     wb = openpyxl.load_workbook(world["out"] / "report.xlsx", read_only=True)
     assert "未评估" in wb.sheetnames and "采集覆盖" in wb.sheetnames
     na_rows = list(wb["未评估"].iter_rows(min_row=2, values_only=True))
     assert len(na_rows) == len(_not_assessed_ids(world))
-    sheet = list(wb["省级"].iter_rows(values_only=True))
+    sheet = list(wb[GROUP_NAMES_ZH[blocked.group]].iter_rows(values_only=True))
     ids = [r[0] for r in sheet[1:]]
-    assert ids.index(_targets_of(world, BLOCKED)[0]) < ids.index(next(
+    assert ids.index(_targets_of(world, ROLE["blocked"])[0]) < ids.index(next(
         r[0] for r in sheet[1:] if r[sheet[0].index("rank")] == 1))
 
 
@@ -343,11 +365,11 @@ def test_coverage_csv_lists_sites_needing_a_person_first(world):
     first_done = order.index("done")
     assert set(order[:first_done]) == person
     assert all(s == "done" for s in order[first_done:])
-    blocked = next(r for r in rows if r["site_id"] == BLOCKED)
+    blocked = next(r for r in rows if r["site_id"] == ROLE["blocked"])
     assert blocked["reason"] == "portal answered 403 with a WAF block page"
     assert (blocked["pages"], blocked["failures_http_4xx"], blocked["failures_blocked"], blocked["blocked"]) == \
         ("3", "2", "1", "3")
-    partial = next(r for r in rows if r["site_id"] == PARTIAL_403)
+    partial = next(r for r in rows if r["site_id"] == ROLE["partial_403"])
     assert (partial["failures_http_5xx"], partial["failures_timeout"], partial["robots_disallowed"],
             partial["seconds"]) == ("50", "15", "2", "33.0")
     # a site without coverage JSON (a store from before sites.coverage): computed from the tables
@@ -375,21 +397,21 @@ def test_site_rules_need_a_2xx_portal_home_page_and_enough_pages(world):
             "select site_id, leaf_id, reason from not_evaluated where campaign = ?", [C])}
         after = {(r["target_id"], r["node_id"]): r["points"] for r in st.db.query(
             "select target_id, node_id, points from scores where run_id = 'after' and level = 'leaf'")}
-    for site in (CAPTCHA, PARTIAL_403):
+    for site in (ROLE["captcha"], ROLE["partial_403"]):
         assert not {leaf for s, leaf in leaves if s == site} & GATED_LEAVES, site
         for leaf in GATED_LEAVES:
             assert (site, leaf) in gaps, (site, leaf)
-    assert gaps[(CAPTCHA, "link_health")] == \
+    assert gaps[(ROLE["captcha"], "link_health")] == \
         "link_health not evaluated: only 1 HTML page answered 2xx (at least 5 needed)"
-    assert gaps[(PARTIAL_403, "link_health")] == "link_health not evaluated: portal home page answered 403"
+    assert gaps[(ROLE["partial_403"], "link_health")] == "link_health not evaluated: portal home page answered 403"
     # sites with a healthy crawl are evaluated, and earn the site-level leaves
-    healthy = world["healthy"] - {BLOCKED, UNREACHABLE}
+    healthy = world["healthy"] - {ROLE["blocked"], ROLE["unreachable"]}
     assert len(healthy) >= 8
     assert not [k for k in gaps if k[0] in healthy]
     assert sum(1 for s in healthy if (s, "link_health") in leaves) >= len(healthy) - 2
     assert sum(1 for s in healthy if (s, "https_access") in leaves) >= len(healthy) - 2
     # the CAPTCHA site is assessed (status done) but earns no site-level points
-    for tid in _targets_of(world, CAPTCHA):
+    for tid in _targets_of(world, ROLE["captcha"]):
         assert after[(tid, "link_health")] == 0
     # said where a person sees it: the extract summary, the report and leaves.csv
     assert "site_rules_not_evaluated" in world["extract"] and "portal home page answered 403" in world["extract"]
@@ -397,15 +419,15 @@ def test_site_rules_need_a_2xx_portal_home_page_and_enough_pages(world):
     assert "link_health not evaluated: portal home page answered 403" in html
     assert "link_health not evaluated: only 1 HTML page answered 2xx" in html
     leaves_csv = _csv(world["out"] / "leaves.csv")
-    tid = _targets_of(world, CAPTCHA)[0]
+    tid = _targets_of(world, ROLE["captcha"])[0]
     row = next(r for r in leaves_csv if r["target_id"] == tid and r["leaf_id"] == "link_health")
     assert row["not_evaluated"].startswith("link_health not evaluated: only 1 HTML page")
 
 
 def test_diff_names_targets_that_went_from_assessed_to_not_assessed(world):
     out = world["diff"]
-    for tid in _targets_of(world, BLOCKED):
+    for tid in _targets_of(world, ROLE["blocked"]):
         assert re.search(rf"{tid} \S+: assessed -> NOT ASSESSED \(blocked: portal answered 403 with a WAF block "
                          rf"page\); was total [\d.]+/[\d.]+, rank \d+", out), out[:3000]
-    for tid in _targets_of(world, UNREACHABLE):
+    for tid in _targets_of(world, ROLE["unreachable"]):
         assert f"{tid}" in out and "NOT ASSESSED (unreachable: DNS lookup failed" in out
