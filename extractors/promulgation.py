@@ -21,7 +21,9 @@ it, or at the end). :func:`find_promulgation` reads the forms such notes take:
       （2023年1月5日杭州市人民政府令第345号公布　自2023年3月1日起施行）
 
   The body before 令 / 公告 is the issuer, the number is the document's 文号, the date is the
-  signature date after the sentence (Arabic or Chinese numerals), else the date in the note.
+  signature date after the sentence (Arabic or Chinese numerals), or the date in a 公布 note;
+  a decree without a signature date is not dated by its cabinet meeting (promulgation comes
+  later), while a congress announcement is dated by the adoption it reports.
 
 Only formal notes count: a parenthesised adoption note, or a decree / announcement number that
 opens a line and is followed by 现予公布. A news story that "…会议表决通过" a regulation is
@@ -169,7 +171,9 @@ def _decree_notes(text: str) -> list[Promulgation]:
             sentence_end = text.find("。", pub.end())
             sentence_end = sentence_end if 0 <= sentence_end < pub.end() + 120 else pub.end()
             after = text[sentence_end:sentence_end + 80]
-            d = parse_date(after) or parse_date(text[m.end():pub.end()])
+            d = parse_date(after)  # the signature's date
+            if d is None and m.group("kind") == "公告":  # a congress announcement: adopted on the date it names
+                d = parse_date(text[m.end():pub.end()])
             note = text[body_start:sentence_end + 1]
             form = "decree" if m.group("kind") == "令" else "announcement"
         kind = m.group("kind")

@@ -88,6 +88,7 @@ from simweb.content import (
 )
 from simweb.faults import FAULT_MODES, apply_full_faults, challenge_cookie_names
 from simweb.features import FEATURES, add_doc, add_news
+from simweb.features_documents import apply_document_forms
 from simweb.model import Column, Page, SiteModel
 from simweb.templates import FAMILIES, LABEL_SETS
 
@@ -322,6 +323,7 @@ def build_site(site: Site, seed: int, faults: str = "basic", access: str = "") -
     for feature in FEATURES:  # features whose truth depends on everything the others added
         if hasattr(feature, "finish"):
             feature.finish(m, m.leaves[feature.leaf_id], rng_for(seed, site.site_id, feature.leaf_id, "finish"))
+    apply_document_forms(m, seed)  # regulations printed as body text, and their traps
     for col in m.columns.values():
         col.items.sort(key=lambda k: (m.items[k].date, m.items[k].num), reverse=True)
     m.family.assign_paths(m)

@@ -42,6 +42,8 @@ class Item:
     topic: str = ""
     path: str = ""
     attachment: Attachment | None = None  # faults="full": the text lives only in this file
+    form: str = ""  # "" → the metadata-table page; else a body-text form (simweb.features_documents)
+    form_opts: dict[str, Any] = field(default_factory=dict)  # that form's rendered body and options
 
 
 @dataclass

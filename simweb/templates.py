@@ -228,6 +228,10 @@ class Family:
                 f"1.{escape(att.showname)}</a></p></div>")
 
     def render_doc(self, site: SiteModel, item: Item) -> str:
+        if item.form and (item.attachment is None or item.attachment.kind != "evidence"):
+            from simweb.features_documents import render_form  # regulations printed as body text
+
+            return render_form(self, site, item)
         col = site.columns[item.column]
         if item.attachment is not None and item.attachment.kind == "evidence":  # text only in the attachment
             stub = (f"{self.body_open}<p>各有关单位：</p><p>现将有关文件印发给你们，请结合实际认真贯彻执行。</p>"

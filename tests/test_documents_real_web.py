@@ -353,3 +353,59 @@ def test_workday_counts() -> None:
     assert count_workdays(date(2023, 3, 3), date(2023, 3, 10)).days == 5
     far = count_workdays(date(2031, 3, 7), date(2031, 3, 14))
     assert far.days == 5 and far.fallback_years == {2031}
+
+
+# --- the simulated web's document forms: truth and extraction agree -----------------------------
+DOC_LEAVES = ("data_legislation", "data_security_regulation", "data_authorised_operation", "policy_interpretation")
+
+
+@pytest.fixture(scope="module")
+def document_forms(registry):
+    """Every body-text document of the full-fault simulated web, rendered and extracted offline."""
+    from extractors.engine import Context, parse_html, run_rule
+    from extractors.run import site_targets
+    from simweb.generate import SimWeb, site_truth
+
+    ruleset = load_rules(ROOT / "rules")
+    rules = [r for r in ruleset.rules if r.leaf_id in DOC_LEAVES]
+    web = SimWeb(registry, 2023, "full")
+    out = []
+    for site in registry.sites:
+        m = web.model(site.host)
+        truth = site_truth(m)["leaves"]
+        ctx = Context(date(2023, 10, 31), site_targets(registry, site.site_id))
+        for it in m.items.values():
+            if not it.form or (it.attachment is not None and it.attachment.kind == "evidence"):
+                continue
+            page = parse_html(m.family.render(m, m.pages[it.path]), m.base + it.path)
+            found = {r.leaf_id for r in rules for _f in run_rule(r, page, ctx)}
+            out.append({"site": site.site_id, "key": it.key, "form": it.form, "url": page.url, "found": found,
+                        "truth": {leaf: page.url in truth[leaf]["urls"] for leaf in DOC_LEAVES},
+                        "trap": {k for leaf in DOC_LEAVES for k, urls in
+                                 ((d["kind"], d["urls"]) for d in truth[leaf]["trap_details"]) if page.url in urls},
+                        "doc": page.document})
+    return out
+
+
+def test_simweb_prints_every_document_form_with_traps(document_forms) -> None:
+    forms = {d["form"].split(":")[0] + ":" + ("own" if not d["key"].startswith("docform-") else d["key"])
+             for d in document_forms}
+    for want in ("congress_note:own", "decree:own", "congress_note:docform-repost", "congress_note:docform-approved",
+                 "decree:docform-draft", "decree:docform-late"):
+        assert want in forms, want
+    assert {d["trap"] and next(iter(d["trap"])) for d in document_forms if d["key"].startswith("docform-")} >= {
+        "other_government", "draft", "undated", "after_cutoff"}
+    subs = {d["form"] for d in document_forms}
+    assert {"congress_note:after_title", "congress_note:announcement", "congress_note:in_body", "decree:heading",
+            "decree:note", "undated:rules"} <= subs
+
+
+def test_simweb_document_forms_are_found_exactly_where_the_truth_says(document_forms) -> None:
+    wrong = [(d["site"], d["key"], d["form"], leaf) for d in document_forms for leaf in DOC_LEAVES
+             if (leaf in d["found"]) != d["truth"][leaf]]
+    assert not wrong, wrong[:10]
+    # the own regulations really were re-printed without a metadata block, dated by their note
+    own = [d for d in document_forms if not d["key"].startswith("docform-")]
+    assert own and all(d["doc"] is not None and d["doc"].fields.get("promulgation") for d in own)
+    undated = [d for d in document_forms if d["key"] == "docform-undated"]
+    assert undated and all(d["doc"] is not None and d["doc"].date() is None for d in undated)
