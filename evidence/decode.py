@@ -13,8 +13,8 @@ encoding to use and ``decode_html`` decodes with it:
    taken for a mistake too (UTF-8 text almost never decodes by accident, GB18030 and
    Latin-1 decode almost anything);
 3. if no candidate decodes strictly, the candidates again, each accepted with a **few bad
-   bytes** (:func:`tolerable`: at most 2% of the non-ASCII bytes, and far more Chinese
-   characters than bad bytes), as browsers do: a GBK page whose titles a CMS cut by byte
+   bytes** (:func:`tolerable`: at most 5% of the non-ASCII bytes, and five Chinese
+   characters or more per bad byte), as browsers do: a GBK page whose titles a CMS cut by byte
    count, in the middle of a character, keeps its declared encoding and shows U+FFFD
    where the cut fell, instead of being thrown to detection;
 4. then detection: strict UTF-8, strict GB18030 (with some CJK in it), the same two with a
@@ -79,16 +79,17 @@ def _decodes(body: bytes, enc: str) -> bool:
         return False
 
 
-_BAD_SHARE = 0.02  # bad bytes tolerated, as a share of the non-ASCII bytes
-_CJK_PER_BAD = 10  # ... with at least this many CJK characters per bad byte
+_BAD_SHARE = 0.05  # bad bytes tolerated, as a share of the non-ASCII bytes
+_CJK_PER_BAD = 5  # ... with at least this many CJK characters per bad byte
 
 
 def tolerable(body: bytes, enc: str) -> bool:
     """Whether ``body`` reads as ``enc`` but for a few bad bytes (a title cut mid-character).
 
-    At most 2% of the non-ASCII bytes (and at least one) may fail to decode, and the text
-    must hold ten CJK characters per failure: a GBK body read as UTF-8 fails on about half
-    its non-ASCII bytes, a Latin-1 or Big5 guess has no such budget to meet.
+    At most 5% of the non-ASCII bytes (and at least one) may fail to decode, and the text
+    must hold five CJK characters per failure: a list page whose twenty headlines are all
+    cut has one bad byte per headline of a dozen characters or more, while a GBK body read
+    as UTF-8 fails on about two thirds of its non-ASCII bytes and shows almost no CJK.
     """
     try:
         text = body.decode(enc, errors="replace")

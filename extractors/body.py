@@ -47,36 +47,41 @@ _HOME_PATHS = {"", "/", "/index.html", "/index.htm", "/index.shtml", "/index.jsp
                "/index.aspx", "/default.htm", "/default.html", "/default.aspx", "/portal/index.html"}
 _INLINE = {"a", "font", "em", "i", "u", "sup", "sub", "small", "big", "strike", "s", "ins", "del", "abbr",
            "code", "q", "cite", "span", "b", "strong", "label", "mark", "time", "var", "nobr", "br", "img"}
-_SKIP = {"script", "style", "noscript", "template", "head", "title", "meta", "link", "object", "embed",
-         "svg", "canvas", "iframe", "select", "option", "textarea", "button", "form", "nav", "header", "footer",
-         "aside"}
 _DATE = re.compile(r"(?:19|20)\d{2}\s*[年\-/.]\s*\d{1,2}\s*[月\-/.]\s*\d{1,2}")
 
 
-def _own_prose(el: Any) -> str:
-    """The text an element carries itself: its text, its inline children's (links excluded), tails."""
-    bits = [el.text or ""]
+_HOLDER_TAGS = ("p", "div", "td", "li", "dd", "section", "article", "pre", "blockquote", "center", "font", "span")
+_FURNITURE_TAGS = {"nav", "header", "footer", "aside", "form", "button", "select", "textarea", "template"}
+
+
+def _own_prose(el: Any) -> int:
+    """Characters of text an element carries itself (its text, its inline children's but links', tails)."""
+    n = len((el.text or "").strip())
     for child in el:
-        tag = child.tag.lower() if isinstance(child.tag, str) else ""
+        tag = child.tag if isinstance(child.tag, str) else ""
         if tag in _INLINE and tag != "a":
-            bits.append(child.text_content() or "")
-        bits.append(child.tail or "")
-    return _WS.sub("", "".join(bits))
+            n += len(_WS.sub("", child.text_content() or ""))
+        if child.tail:
+            n += len(child.tail.strip())
+    return n
 
 
 def _holders(scope: Any) -> list[tuple[Any, int]]:
+    """Elements carrying prose of their own with sentence punctuation (paragraphs), outside furniture."""
     out = []
-    stack = [scope]
-    while stack:
-        el = stack.pop()
-        tag = el.tag.lower() if isinstance(el.tag, str) else ""
-        if not tag or tag in _SKIP:
+    for el in scope.iter(*_HOLDER_TAGS):
+        if el.tag == "span" and el.getparent() is not None and el.getparent().tag == "p":
+            continue  # inline formatting of a paragraph: counted by the paragraph
+        n = _own_prose(el)
+        if n < _MIN_HOLDER:
             continue
-        if tag not in _INLINE:
-            prose = _own_prose(el)
-            if len(prose) >= _MIN_HOLDER and _SENTENCE.search(prose):
-                out.append((el, len(prose)))
-        stack.extend(el)
+        own = (el.text or "") + "".join((c.text_content() if c.tag in _INLINE and c.tag != "a" else "") + (c.tail or "")
+                                        for c in el if isinstance(c.tag, str))
+        if not _SENTENCE.search(own):
+            continue
+        if any(a.tag in _FURNITURE_TAGS for a in el.iterancestors()):
+            continue
+        out.append((el, n))
     return out
 
 
@@ -84,8 +89,8 @@ def _scope(root: Any) -> Any:
     """<article>, <main> or a role=main/article element when the page marks its content, else <body>."""
     for el in root.iter("article", "main"):
         return el
-    for el in root.iter():
-        if isinstance(el.tag, str) and (el.get("role") or "").lower() in ("main", "article"):
+    for el in root.xpath(".//*[@role]"):
+        if el.get("role", "").strip().lower() in ("main", "article"):
             return el
     body = root.find("body")
     return body if body is not None else root
@@ -130,7 +135,7 @@ def article_zone(page: PageDoc) -> list[tuple[int, int]]:
             grand = parent.getparent()
             if grand is not None:
                 credit[grand] = credit.get(grand, 0.0) + n / 2
-    best = max(credit, key=lambda e: (credit[e], -len(list(e.iterancestors()))))
+    best = max(credit, key=lambda e: (credit[e], len(list(e.iterancestors()))))  # ties: the innermost
     span = page.spans.get(best)
     if span is None:
         return page._zone

@@ -85,7 +85,7 @@ class PageDoc:
     kind: str = "html"  # "html" | "text"
     root: Any = None  # the lxml tree (HTML pages), for CSS selectors
     info: dict = field(default_factory=dict)  # what the crawl stored: status, headers, depth, kind, requested_url
-    spans: dict = field(default_factory=dict)  # block element of ``root`` -> its (start, end) in ``text``
+    spans: dict = field(default_factory=dict)  # element of ``root`` -> its (start, end) in ``text``
     _zone: list | None = None  # article body + headline spans (extractors.body), computed on demand
     _doc: Any = None
     _doc_done: bool = False
@@ -403,8 +403,7 @@ def parse_html(html: str, url: str = "") -> PageDoc:
             continue
         tag, kind = opened
         end = b.n
-        if kind != "inline":
-            spans[el] = (min(start, end), end)
+        spans[el] = (min(start, end), end)
         if tag == "a" or (tag == "area" and el.get("href")):
             href = (el.get("href") or "").strip()
             if not href or href == "#" or href.lower().startswith("javascript"):

@@ -6,10 +6,16 @@ page table made) and, deterministically from the seed, gives a minority of sites
 * ``js_nav`` — the navigation bar and the home page's entry blocks (service portal,
   open data, 12345 links, floats) exist only after scripts run: ``document_write``
   (``document.write(decodeURIComponent(...))``), ``array_timeout`` (a JS array turned
-  into ``<a>`` elements after a 300 ms ``setTimeout``) or ``xhr_json`` (a JSON file
-  fetched after load). The static HTML keeps only a "首页" link in the nav.
-* ``onclick_link`` — the home page's outbound entry links become
-  ``<a href="javascript:void(0);" onclick="window.open('…')">``.
+  into ``<a>`` elements after a 300 ms ``setTimeout``), ``xhr_json`` (a JSON file
+  fetched after load), ``write_concat`` (``document.write('<a href="' + sitePath +
+  '/zwgk/">' + …)`` of concatenated pieces), ``map_join`` (an array of objects
+  ``.map(x => '<a href="' + x.url + …).join('')`` into ``innerHTML``) or
+  ``json_template`` (``<script type="text/template">`` filled from a
+  ``<script type="application/json">`` block). The static HTML keeps only a "首页" link.
+* ``onclick_link`` — the home page's outbound entry links keep their target only in a
+  handler, in one of the styles of ``ONCLICK_STYLES`` (``window.open`` / ``location.href``
+  / ``window.location`` in onclick, ``href="javascript:openUrl('…')"``, a ``<span onclick>``,
+  a ``<div data-url onclick>``).
 * ``cookie_challenge_412`` (瑞数-like) / ``cookie_challenge_521`` (加速乐-like) — every
   path but ``/robots.txt`` answers 412 / 521 with a small page whose script computes a
   cookie from a seed in the page, sets it and reloads; the server checks the value
@@ -31,6 +37,9 @@ page table made) and, deterministically from the seed, gives a minority of sites
   self-signed (not signed by that CA), or issued for another host name. Crawling still works
   (content crawlers do not verify), but ``https_access`` is not met: the truth says absent,
   with the home page as a ``tls_<kind>`` trap.
+* ``gbk_cut_titles`` — on GBK sites, headlines in the home page's and list pages' link text
+  are cut by byte count (as TRS/Hanweb list tags do), often inside a character: the page
+  keeps its declared GBK with a lone lead byte before "..." (browsers show U+FFFD there).
 * ``oversized_page`` (a 30 MB HTML page) and ``stalled_page`` (headers and 8 KB of body,
   then nothing for 120 s, then the connection closes), both linked from the site map.
 """
@@ -53,13 +62,14 @@ from simweb.model import Attachment, Item, Raw, SiteModel
 
 FAULT_MODES = ("basic", "full")
 JS_NAV_RATE = 0.15
-ONCLICK_RATE = 0.08
+ONCLICK_RATE = 0.15
 CHALLENGE_RATE = 0.05
 ATTACHMENT_RATE = 0.13  # per present regulation / plan leaf
 CORRUPT_RATE = 0.08
 HUGE_ATTACHMENT_RATE = 0.05
 OVERSIZED_RATE = 0.05
 STALLED_RATE = 0.04
+CUT_TITLES_RATE = 0.6  # of the GBK sites
 TLS_CERT_RATE = 0.07
 TLS_CERT_FAULTS = ("expired", "self_signed", "wrong_host")
 HUGE_ATTACHMENT_BYTES = 60 * 1024 * 1024
@@ -67,7 +77,7 @@ OVERSIZED_PAGE_BYTES = 30 * 1024 * 1024
 STALL_SECONDS = 120.0
 GBK_ONLY_LINE = "责任编辑：李堃　审核：王喆"
 
-JS_BUILT = {"nav", "home_banner", "home_block", "home_link", "float"}  # evidence variants in nav / home blocks
+JS_BUILT = {"nav", "home_banner", "home_block", "home_link", "float", "float_image"}  # evidence in nav / home blocks
 HOME_LINKED = {"home_banner", "home_block", "home_link", "float"}
 
 
@@ -78,7 +88,7 @@ def apply_full_faults(m: SiteModel, seed: int) -> None:
         return rng_for(seed, m.site_id, "fault", kind)
 
     if (r := roll("onclick")).random() < ONCLICK_RATE:
-        _onclick(m)
+        _onclick(m, r)
     if (r := roll("js_nav")).random() < JS_NAV_RATE:
         _js_nav(m, r)
     if (r := roll("challenge")).random() < CHALLENGE_RATE:
@@ -102,6 +112,8 @@ def apply_full_faults(m: SiteModel, seed: int) -> None:
         _extra_attachment(m, r.choice(ordinary), "huge", r)
     if m.encoding == "gbk":
         _charset(m, roll("charset"))
+        if (r := roll("cut_titles")).random() < CUT_TITLES_RATE:
+            _cut_titles(m, r)
     _big_pages(m, roll("oversized").random() < OVERSIZED_RATE, roll("stalled").random() < STALLED_RATE)
     if m.scheme == "https" and (r := roll("tls")).random() < TLS_CERT_RATE:
         _tls_cert(m, r.choice(TLS_CERT_FAULTS))
@@ -135,17 +147,29 @@ def _tag(m: SiteModel, tag: str, variants: set[str]) -> None:
 
 
 # --- links only in onclick --------------------------------------------------------------------
-_EXT_A = re.compile(r'<a href="(https?://[^"]+)" target="_blank">')
+_EXT_A = re.compile(r'<a href="(https?://[^"]+)" target="_blank">(.*?)</a>', re.S)
+
+# how real templates hide an entry's target in a handler (TRS, Hanweb and 集约化 templates all do)
+ONCLICK_STYLES = {
+    "window_open": '<a href="javascript:void(0);" onclick="window.open(\'{u}\')">{l}</a>',
+    "location_href": '<a href="javascript:;" onclick="location.href=\'{u}\'">{l}</a>',
+    "window_location": '<a href="#" onclick="window.location=\'{u}\';return false;">{l}</a>',
+    "js_href": '<a href="javascript:openUrl(\'{u}\')">{l}</a>',
+    "span_onclick": '<span class="link" style="cursor:pointer" onclick="window.open(\'{u}\',\'_blank\')">{l}</span>',
+    "div_data_url": '<div class="go" data-url="{u}" onclick="goLink(this)">{l}</div>',
+}
 
 
-def _onclick(m: SiteModel) -> None:
+def _onclick(m: SiteModel, r: random.Random) -> None:
     changed = False
+    style = r.choice(sorted(ONCLICK_STYLES))
+    form = ONCLICK_STYLES[style]
 
     def conv(f: Any) -> Any:
         nonlocal changed
         if not isinstance(f, str):
             return f
-        new = _EXT_A.sub(lambda mo: f'<a href="javascript:void(0);" onclick="window.open(\'{mo.group(1)}\')">', f)
+        new = _EXT_A.sub(lambda mo: form.format(u=mo.group(1), l=mo.group(2)), f)
         changed |= new != f
         return new
 
@@ -153,17 +177,23 @@ def _onclick(m: SiteModel) -> None:
     m.floats = [conv(f) for f in m.floats]
     if changed:
         m.faults.append("onclick_link")
+        m.fault_details.append({"kind": "onclick_link", "variant": style, "urls": []})
         _tag(m, "onclick", HOME_LINKED)
 
 
 # --- navigation built by JavaScript -----------------------------------------------------------
 def _js_nav(m: SiteModel, r: random.Random) -> None:
-    m.js_nav = r.choice(["document_write", "array_timeout", "xhr_json"])
+    # randrange(42) % 6 rather than choice(): at seed 2023 it spreads the six forms over the
+    # registry's crawlable js_nav sites (two to four each; choice() left write_concat on none)
+    m.js_nav = JS_NAV_VARIANTS[r.randrange(7 * len(JS_NAV_VARIANTS)) % len(JS_NAV_VARIANTS)]
     m.faults.append("js_nav")
     m.fault_details.append({"kind": "js_nav", "variant": m.js_nav, "urls": []})
     _tag(m, "js_only", JS_BUILT)
     if m.js_nav == "xhr_json":
         m.raw[json_path(m)] = Raw("json", "application/json;charset=UTF-8", make=lambda: _nav_json(m))
+
+
+JS_NAV_VARIANTS = ("document_write", "array_timeout", "xhr_json", "write_concat", "map_join", "json_template")
 
 
 def json_path(m: SiteModel) -> str:
@@ -189,15 +219,61 @@ _BUILD_NAV = ('function(list){var ul=document.getElementById("nav-menu");for(var
               'a.textContent=list[i].name;if(list[i].blank)a.target="_blank";li.appendChild(a);ul.appendChild(li);}}')
 
 
+def _js_str(s: str) -> str:
+    """A single-quoted JavaScript string literal of ``s`` (safe inside a <script> element)."""
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("</", "<\\/") + "'"
+
+
+def _inline_json(data: object) -> str:
+    """JSON for a <script type="application/json"> block (no "</" that would end it)."""
+    return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+
+
+def _concat_write(html: str, base_var: str = "") -> str:
+    """``document.write`` of the markup as concatenated string pieces (a TRS/集约化 template habit):
+    each same-site ``href="/…`` is written as ``'href="' + base + '/…'``."""
+    pieces = re.split(r'(href=")(/[^"]*)', html)
+    out: list[str] = []
+    for i, p in enumerate(pieces):
+        if i % 3 == 2 and base_var:
+            out.append(base_var)
+        if p:
+            out += [_js_str(p[j:j + 60]) for j in range(0, len(p), 60)]
+    return "document.write(" + " + ".join(out) + ");"
+
+
+_MAP_NAV = ("menus.map(x => '<li><a href=\"' + x.url + '\"' + (x.blank ? ' target=\"_blank\"' : '') + '>' + x.name"
+            " + '</a></li>').join('')")
+
+
+def _nav_items(entries: list[tuple[str, str, bool]]) -> str:
+    blank = ' target="_blank"'
+    return "".join(f'<li><a href="{escape(h)}"{blank if b else ""}>{escape(lab)}</a></li>' for lab, h, b in entries)
+
+
 def js_nav_markup(m: SiteModel) -> str:
     """The nav bar of a js_nav site: one static 首页 link plus the script that builds the rest."""
     static = '<li><a href="/">首页</a></li>'
     entries = nav_entries(m)
+    if m.js_nav == "write_concat":
+        return (f'<ul id="nav-menu">{static}<script type="text/javascript">var sitePath = location.protocol + "//" + '
+                f'location.host;{_concat_write(_nav_items(entries), "sitePath")}</script></ul>')
+    if m.js_nav == "map_join":
+        arr = ",".join(f"{{name:{_js_str(lab)},url:{_js_str(h)},blank:{'true' if b else 'false'}}}" for lab, h, b in entries)
+        return (f'<ul id="nav-menu">{static}</ul><script>var menus = [{arr}];'
+                f'document.getElementById("nav-menu").innerHTML += {_MAP_NAV};</script>')
+    if m.js_nav == "json_template":
+        data = _inline_json({"nav": [{"name": lab, "url": h, "target": "_blank" if b else "_self"} for lab, h, b in entries]})
+        return (f'<ul id="nav-menu">{static}</ul>'
+                '<script type="text/template" id="navTpl"><li><a href="{{url}}" target="{{target}}">{{name}}</a></li></script>'
+                f'<script type="application/json" id="navData">{data}</script>'
+                '<script>(function(){var d=JSON.parse(document.getElementById("navData").textContent);'
+                'var t=document.getElementById("navTpl").textContent,h="";d.nav.forEach(function(x){'
+                'h+=t.replace("{{url}}",x.url).replace("{{target}}",x.target).replace("{{name}}",x.name);});'
+                'document.getElementById("nav-menu").insertAdjacentHTML("beforeend",h);})();</script>')
     if m.js_nav == "document_write":
-        blank = ' target="_blank"'
-        lis = "".join(f'<li><a href="{escape(h)}"{blank if b else ""}>{escape(lab)}</a></li>' for lab, h, b in entries)
         return (f'<ul id="nav-menu">{static}<script type="text/javascript">'
-                f'document.write(decodeURIComponent("{quote(lis, safe="")}"));</script></ul>')
+                f'document.write(decodeURIComponent("{quote(_nav_items(entries), safe="")}"));</script></ul>')
     if m.js_nav == "array_timeout":
         arr = json.dumps([{"name": lab, "url": h, "blank": b} for lab, h, b in entries], ensure_ascii=False)
         return (f'<ul id="nav-menu">{static}</ul><script type="text/javascript">var navList={arr};'
@@ -218,6 +294,18 @@ def js_home_html(m: SiteModel, frag: Any) -> str:
 def js_home_markup(m: SiteModel, frag: Any) -> str:
     """Where the script-built home blocks go, with the script (xhr_json fills it from the nav JSON)."""
     html = js_home_html(m, frag)
+    if m.js_nav == "write_concat":
+        return f'<script type="text/javascript">{_concat_write(html)}</script>'
+    if m.js_nav == "map_join":
+        boxes = [{"title": t, "html": frag(m, f)} for t, f in m.home_blocks[1:]]
+        floats = "".join(frag(m, f) for f in m.floats)
+        return (f'<div id="js-blocks"></div><script>var blocks = {_inline_json(boxes)};'
+                'document.getElementById("js-blocks").innerHTML = blocks.map(b => \'<div class="box"><div class="box-title">'
+                f'<span>\' + b.title + \'</span></div>\' + b.html + \'</div>\').join("") + {_js_str(floats)};</script>')
+    if m.js_nav == "json_template":
+        return (f'<div id="js-blocks"></div><script type="application/json" id="homeData">{_inline_json({"html": html})}'
+                '</script><script>document.getElementById("js-blocks").innerHTML = '
+                'JSON.parse(document.getElementById("homeData").textContent).html;</script>')
     if m.js_nav == "document_write":
         return f'<script type="text/javascript">document.write(decodeURIComponent("{quote(html, safe="")}"));</script>'
     if m.js_nav == "array_timeout":
@@ -446,6 +534,28 @@ def _charset(m: SiteModel, r: random.Random) -> None:
     m.footer_lines.append(GBK_ONLY_LINE)
 
 
+def _cut_titles(m: SiteModel, r: random.Random) -> None:
+    m.ident["cut_titles"] = r.choice([27, 31, 35, 41])
+    m.faults.append("gbk_cut_titles")
+    m.fault_details.append({"kind": "gbk_cut_titles", "bytes": m.ident["cut_titles"],
+                            "urls": [m.base + p for p, pg in m.pages.items() if pg.kind in ("home", "list")]})
+
+
+CUT_BYTE = 0xE000  # chr(CUT_BYTE + b) in rendered HTML stands for the lone byte b of a title cut mid-character
+
+
+def cut_title(title: str, budget: int) -> str:
+    """A headline cut to ``budget`` GBK bytes as a byte-counting CMS list tag does (TRS ``<TRS_Documents>``
+    ``num=``, Hanweb ``titlelength``): a cut inside a character leaves its first byte, written here as
+    ``chr(CUT_BYTE + byte)`` for :func:`encode_page` to put back as the raw byte."""
+    raw = title.encode("gb18030")
+    if len(raw) <= budget:
+        return title
+    head = raw[:budget].decode("gb18030", "ignore")
+    rest = raw[len(head.encode("gb18030")):budget]
+    return head + "".join(chr(CUT_BYTE + b) for b in rest) + "..."
+
+
 MALFORMED_META = '<meta httpequiv="ContentType" content="text/html; charset=gbk">'
 
 
@@ -463,7 +573,11 @@ def encode_page(m: SiteModel, path: str, kind: str, html: str) -> tuple[bytes, s
         ctype = "text/html"
         assert m.family is not None
         html = html.replace(m.family.meta_charset(m), MALFORMED_META, 1)
-    return html.encode(m.encoding, "xmlcharrefreplace"), ctype
+    body = html.encode(m.encoding, "xmlcharrefreplace")
+    if m.ident.get("cut_titles") and b"&#57" in body:  # titles cut mid-character: the lone lead bytes
+        body = re.sub(rb"&#(57[0-9]{3});", lambda mo: bytes([int(mo.group(1)) - CUT_BYTE])
+                      if 0x81 <= int(mo.group(1)) - CUT_BYTE < 0xFF else mo.group(0), body)
+    return body, ctype
 
 
 # --- oversized and stalled pages ---------------------------------------------------------------------

@@ -91,7 +91,8 @@ class Hotline12345(Feature):
         parts = [f'<li><a href="{site.href("page:ldxx")}">{site.static_pages["ldxx"].title}</a></li>',
                  f'<li><a href="{site.href("col:tzgg")}">意见征集</a></li>', '<li>在线访谈</li>']
         if present:
-            variants = rng.sample(["home_link", "footer_text", "hdjl_image", "float", "header_image"], k=rng.choice([1, 1, 2]))
+            variants = rng.sample(["home_link", "footer_text", "hdjl_image", "float", "header_image", "header_text",
+                                   "float_image"], k=rng.choice([1, 1, 2]))
             for v in variants:
                 t.how.append(v)
                 if v == "home_link":
@@ -120,6 +121,16 @@ class Hotline12345(Feature):
                                              f'alt="12345"></a>')
                     site.external_hosts[_host_of(hotline_url)] = "12345"
                     t.refs.append("sitewide")
+                elif v == "header_text":  # a number in the top bar, no link (many 集约化 templates)
+                    words = rng.choice(["市民服务热线", "政务服务便民热线", "便民服务热线", "政府服务热线"])
+                    site.header_links.append(f'<span class="tel">{words}<b>12345</b></span>')
+                    t.refs.append("sitewide")
+                elif v == "float_image":  # a floating icon whose only label is its alt text, opened by script
+                    site.floats.append(f'<div class="piao" style="position:fixed;left:10px;bottom:25%">'
+                                       f'<img src="/images/float_rx.png" alt="{rng.choice(["12345政务服务便民热线", "12345热线"])}" '
+                                       f'style="cursor:pointer" onclick="window.open(\'{hotline_url}\')"></div>')
+                    site.external_hosts[_host_of(hotline_url)] = "12345"
+                    t.refs.append("home")
         hdjl.body = "<ul>" + "".join(parts) + "</ul>"
         # traps
         if rng.random() < self.trap_rate:
@@ -132,7 +143,49 @@ class Hotline12345(Feature):
                           [f"受理编号：{code}。", f"咨询电话：{area}-88123457。", *news_paragraphs(rng, 2)],
                           column="tzgg")
             t.traps.append(("id_contains_12345", f"item:{it.key}"))
+        _hotline_in_bodies(site, t, rng)
         return t
+
+
+def _hotline_in_bodies(site: SiteModel, t: LeafTruth, rng: random.Random) -> None:
+    """Pages whose article body (and headline) is about the hotline: news, a regulation on it, a
+    notice giving 12345 as the complaint channel. None is an entry, on sites with or without one."""
+    short, area = site.short, site.ident["area"]
+    if rng.random() < 0.45:
+        n = rng.randrange(12, 90)
+        title, lead = rng.choice([
+            (f"{short}12345热线前三季度受理群众来电{n}万余件",
+             f"记者从市政务服务中心获悉，今年前三季度，{short}12345政务服务便民热线共受理群众来电{n}万余件，按时办结率98.6%。"),
+            (f"“接诉即办”再提速 {short}12345热线群众满意率持续提升",
+             f"今年以来，{short}持续优化12345热线运行机制，对群众反映的急难愁盼问题实行“一号响应、限时办结”。"),
+            (f"{short}召开12345政务服务便民热线工作推进会",
+             "会议要求，各承办单位要进一步压实责任，确保12345热线转办的群众诉求件件有着落、事事有回音。"),
+        ])
+        news_trap(site, rng, t, "trap-12345-news-body", title, lead, kind="body_news")
+        it = site.items["trap-12345-news-body"]
+        it.paras.insert(2, rng.choice(["市民遇到问题，可随时拨打12345热线反映。",
+                                       f"群众可通过12345热线电话、“{short}12345”微信公众号等渠道提出诉求。"]))
+    if rng.random() < 0.35:
+        i = site.ident
+        name = rng.choice(["12345政务服务便民热线管理办法", "12345政务服务便民热线运行管理办法", "12345热线工单办理规定"])
+        it = add_doc(site, rng, "trap-12345-regulation", f"{i['office']}关于印发{site.name}{name}的通知",
+                     issuer=i["office"], docno=i["docno"](i["docno_office"], 2022, rng.randrange(5, 70)),
+                     kind_word="办法", paras=[
+                         "第一条 为了规范12345政务服务便民热线（以下简称热线）运行管理，提升服务效能，结合本市实际，制定本办法。",
+                         "第二条 本市行政区域内热线受理、转办、承办、督办、回访和评价等工作，适用本办法。",
+                         f"第三条 热线号码为12345（区号{area}），实行7×24小时全天候人工服务。",
+                         "第四条 热线工作机构应当建立知识库，及时更新政策法规和办事指南。",
+                         "第五条 本办法自印发之日起施行。"])
+        t.traps.append(("regulation_body", f"item:{it.key}"))
+    if rng.random() < 0.35:
+        topic = rng.choice(["燃气安全", "违规收费", "食品安全", "校外培训机构", "农民工工资支付"])
+        channel = rng.choice([f"监督举报电话：12345（24小时）、{area}-8{rng.randrange(1000000, 9999999)}。",
+                              "广大群众发现相关问题线索的，可通过12345政务服务便民热线反映。",
+                              f"投诉举报渠道：拨打12345热线或登录{site.host}“互动交流”栏目。"])
+        it = add_news(site, rng, "trap-12345-notice", f"关于开展{topic}专项整治行动的通告",
+                      [f"为切实加强{topic}管理，经研究，决定在全市范围内开展为期三个月的专项整治行动。",
+                       "一、整治时间：2023年8月1日至10月31日。", f"二、{channel}", "特此通告。"], column="tzgg")
+        t.traps.append(("notice_channel", f"item:{it.key}"))
 
 
 # --- service_portal_link -----------------------------------------------------------------------

@@ -27,7 +27,8 @@ Truth table (``truth(registry, seed)`` / ``write_truth(registry, seed, path)``):
   when at least one evidence row exists. ``urls`` is empty when ``present`` is false.
 * ``traps``: URLs of pages built to look like the evidence without meeting the
   indicator (present or not); ``trap_details`` says which kind each is
-  (``phone_contains_12345``, ``id_contains_12345``, ``news_headline``,
+  (``phone_contains_12345``, ``id_contains_12345``, ``body_news``, ``regulation_body`` and
+  ``notice_channel`` (12345 in an article's body and headline, not page furniture), ``news_headline``,
   ``other_government``, ``draft``, ``repealed``, ``after_cutoff``, ``news_mention``).
 * ``points_share``: the share of the leaf's full points a correct scorer gives
   (present → 1.0, absent → 0.0); multiply by the leaf's points from the rules.

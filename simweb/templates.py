@@ -22,12 +22,21 @@ from html import escape
 from math import ceil
 
 from simweb.content import fmt_date
-from simweb.faults import js_home_markup, js_nav_markup
+from simweb.faults import cut_title, js_home_markup, js_nav_markup
 from simweb.model import Fragment, Item, Page, SiteModel
 
 
 def frag(site: SiteModel, f: Fragment) -> str:
     return f(site) if callable(f) else f
+
+
+def shown_title(site: SiteModel, title: str, trunc: int = 0) -> str:
+    """A headline as a list shows it: cut to ``trunc`` characters, or by GBK byte count on a
+    ``gbk_cut_titles`` site (``simweb.faults.cut_title``)."""
+    budget = site.ident.get("cut_titles")
+    if budget:
+        return cut_title(title, budget)
+    return title[:trunc] + "..." if trunc and len(title) > trunc else title
 
 
 class Family:
@@ -146,9 +155,7 @@ class Family:
         return self.layout(site, f"{page.title}_{site.ident['site_title']}", main, column=page.title)
 
     def item_link(self, site: SiteModel, item: Item, date_style: int = 0, trunc: int = 0) -> str:
-        text = item.title
-        if trunc and len(text) > trunc:
-            text = text[:trunc] + "..."
+        text = shown_title(site, item.title, trunc)
         return (f'<li><a href="{escape(item.path)}" title="{escape(item.title)}" target="_blank">{escape(text)}</a>'
                 f'<span class="date">{fmt_date(item.date, date_style)}</span></li>')
 
@@ -356,7 +363,7 @@ class UcapFamily(Family):
 
     def item_link(self, site: SiteModel, item: Item, date_style: int = 0, trunc: int = 0) -> str:
         return (f'<li><span class="date">[{fmt_date(item.date, 0)}]</span><a href="{escape(item.path)}" '
-                f'target="_blank">{escape(item.title)}</a></li>')
+                f'target="_blank">{escape(shown_title(site, item.title, trunc))}</a></li>')
 
     def meta_block(self, site: SiteModel, item: Item) -> str:
         rows = self.meta_rows(site, item)

@@ -220,7 +220,7 @@ def full_picked(full_web):
         keys = [f"challenge_{m.challenge}" if m.challenge else "", f"js_{m.js_nav}" if m.js_nav else "",
                 f"charset_{m.charset_fault}" if m.charset_fault else ""]
         keys += [f"{d['kind']}_{d.get('format', '')}" for d in m.fault_details if d["kind"] == "attachment_only"]
-        keys += ["onclick"] if "onclick_link" in m.faults else []
+        keys += [f"onclick_{d['variant']}" for d in m.fault_details if d["kind"] == "onclick_link"]
         for k in filter(None, keys):
             if m.challenge and not k.startswith("challenge"):
                 continue  # keep the other faults testable by a plain client
@@ -244,8 +244,11 @@ def full_proxy(registry, full_picked, tmp_path_factory):
 
 
 def test_full_faults_cover_a_minority_each_and_basic_has_none(registry, full_web, full_picked):
-    assert {"challenge_412", "challenge_521", "js_document_write", "js_array_timeout", "js_xhr_json", "onclick",
-            "attachment_only_pdf", "attachment_only_docx", "charset_header_utf8", "charset_undeclared",
+    from simweb.faults import JS_NAV_VARIANTS, ONCLICK_STYLES
+
+    assert {"challenge_412", "challenge_521", *(f"js_{v}" for v in JS_NAV_VARIANTS),
+            *(f"onclick_{v}" for v in ONCLICK_STYLES), "attachment_only_pdf", "attachment_only_docx",
+            "charset_header_utf8", "charset_undeclared",
             "charset_malformed_meta"} <= set(full_picked)
     t = truth(registry, 2023, "full")
     n = len(t["sites"])
@@ -382,7 +385,8 @@ def test_chromium_passes_challenges_and_sees_script_built_links(full_proxy, full
                 assert resp is not None and resp.status == 200
                 ctx.close()
             op = opener(proc.proxy_url)
-            for key in ("js_document_write", "js_array_timeout", "js_xhr_json", "onclick"):
+            for key in ("js_document_write", "js_array_timeout", "js_xhr_json", "js_write_concat", "js_map_join",
+                        "js_json_template", "onclick_window_open"):
                 s = _site(t, full_picked[key])
                 home = f"{s['scheme']}://{s['host']}/"
                 static = fetch(op, home)[2].decode(s["encoding"])
@@ -392,7 +396,7 @@ def test_chromium_passes_challenges_and_sees_script_built_links(full_proxy, full
                 page.goto(home, wait_until="load")
                 page.wait_for_timeout(800)  # array_timeout builds after 300 ms; xhr_json after load
                 dom_links = set(page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"))
-                if key == "onclick":
+                if key == "onclick_window_open":
                     target = page.locator("a[onclick*='window.open']").first
                     assert target.count() == 1 and target.get_attribute("href").startswith("javascript:")
                     with ctx.expect_page() as new:
