@@ -186,17 +186,18 @@ class RFC9309RobotsMiddleware(RobotsTxtMiddleware):
             if again is not None and again.status < 400 and _is_robots_file(again):
                 response, status = again, again.status
             else:
-                rp = _DisallowAll("robots.txt is behind a JavaScript challenge that could not be passed: "
+                rp = _DisallowAll("blocked: robots.txt is behind a JavaScript challenge that could not be passed; "
                                   "complete disallow assumed")
         if rp is not None:
             pass
         elif status >= 500 or status == 429:
-            rp = _DisallowAll(f"robots.txt answered HTTP {status}: complete disallow assumed (RFC 9309)")
+            what = "rate limited" if status == 429 else "server error"
+            rp = _DisallowAll(f"{what}: robots.txt answered HTTP {status}; complete disallow assumed (RFC 9309)")
         elif status >= 400:
             rp = _AllowAll("")  # unavailable: no rules (RFC 9309 §2.3.1.3)
         elif not _is_robots_file(response):
             if block_reason(status, response.body, hdrs.get("Content-Type")):
-                rp = _DisallowAll("robots.txt answered by a block page: complete disallow assumed")
+                rp = _DisallowAll("blocked: robots.txt answered by a block page; complete disallow assumed")
             else:
                 rp = _AllowAll("")  # a soft 404: an HTML page for every path, no robots rules
                 self.verdicts.setdefault(netloc, "robots.txt answered by an HTML page (no rules): allowed")
@@ -245,12 +246,16 @@ class RFC9309RobotsMiddleware(RobotsTxtMiddleware):
         if isinstance(exc, IgnoreRequest):
             super()._robots_error(exc, netloc)
             return
-        reason = f"robots.txt unreachable ({type(exc).__name__}): complete disallow assumed (RFC 9309)"
+        from twisted.python.failure import Failure
+
+        from crawlers.spider import failure_reason
+        why = failure_reason(Failure(exc), self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+        reason = f"host unreachable: robots.txt could not be fetched ({why}); complete disallow assumed (RFC 9309)"
         self.verdicts[netloc] = reason
         self._settle(netloc, _DisallowAll(reason))
 
     def process_request_2(self, rp: Any, request: Request) -> None:
         if isinstance(rp, _DisallowAll) and not isinstance(rp, _AllowAll):
             self._stats.inc_value("robotstxt/forbidden")
-            raise IgnoreRequest(f"robots.txt: {rp.reason}")
+            raise IgnoreRequest(f"windvane: {rp.reason}")
         super().process_request_2(rp, request)

@@ -104,8 +104,10 @@ def failure_reason(failure: Failure, maxsize: int) -> str:
         inner = [n for n in inner if n != name]
         if inner:
             name = inner[0]
+    if isinstance(exc, IgnoreRequest) and msg.startswith("windvane: "):
+        return msg[len("windvane: "):]  # robots.txt unreadable: why the whole host is refused (crawlers/politeness.py)
     if isinstance(exc, IgnoreRequest) and "robots.txt" in msg:
-        return msg if msg.startswith("robots.txt: ") else "robots.txt disallows this URL"
+        return "robots.txt disallows this URL"
     if "max size" in msg or name == "DownloadCancelledError" and "larger" in msg:
         return f"response larger than the download limit ({maxsize // (1 << 20)} MB)"
     if name == "DNSLookupError":
@@ -129,13 +131,11 @@ PARTIAL_MIN_PAGES = 10  # ... once this many were attempted
 def site_status_of_failure(reason: str) -> str:
     """``blocked`` or ``unreachable`` for a portal that could not be fetched, from the failure's reason."""
     r = reason.lower()
-    if "robots.txt" in r:
-        if "http 429" in r or "challenge" in r or "block page" in r or "disallows" in r:
-            return "blocked"
-        return "unreachable"  # robots.txt 5xx or unreachable: RFC 9309 complete disallow
-    if "challenge" in r or "http 429" in r or re.search(r"http (?:401|403|405|407|451)\b", r):
+    if "robots.txt disallows" in r:
+        return "blocked"  # the site asks crawlers to stay out of its portal
+    if "blocked:" in r or "rate limited" in r or "challenge" in r or "http 429" in r or re.search(r"http (?:401|403|405|407|451)\b", r):
         return "blocked"
-    return "unreachable"
+    return "unreachable"  # DNS, TLS, connection, timeouts, 5xx, robots.txt 5xx or unreachable (RFC 9309)
 
 
 class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):

@@ -145,6 +145,9 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
 
     def rows() -> Iterator[dict]:
         for page in store.iter_pages(campaign):
+            if page.get("block"):  # a block/WAF/CAPTCHA/login page (crawlers/blocks.py): no evidence of anything
+                stats["blocked"] = stats.get("blocked", 0) + 1
+                continue
             status = page.get("status")
             ok = status is None or 200 <= int(status) < 300
             probe = page.get("kind") == "probe"  # HTTP probes are judged whatever their status
@@ -204,6 +207,8 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
         out["findings_beyond_cap"] = stats["capped"]
     if stats["unreadable"]:
         out["unreadable"] = stats["unreadable"]
+    if stats.get("blocked"):
+        out["block_pages_skipped"] = stats["blocked"]
     if gates and gated_leaves:
         shown = "; ".join(f"{sid}: {why}" for sid, why in sorted(gates.items())[:5])
         more = f"; … {len(gates) - 5} more" if len(gates) > 5 else ""

@@ -45,10 +45,12 @@ def full_campaign(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("full")
     store = tmp / "store.db"
     truth = tmp / "truth.json"
-    with SimWebProcess(str(DEFAULT_REGISTRY), seed=2023, truth_path=str(truth), faults="full") as web:
+    requests = tmp / "requests.jsonl"  # the simulated web's own log: what politeness is checked on
+    with SimWebProcess(str(DEFAULT_REGISTRY), seed=2023, truth_path=str(truth), faults="full",
+                       request_log=str(requests)) as web:
         run_cli("crawl", "--proxy", web.proxy_url, "--ca-bundle", web.ca_path, "--store", str(store), "--campaign", FULL_CAMPAIGN,
                 "--as-of", "2023-10-31", "--delay", "0", "--quiet", check=True, timeout=1800)
     run_cli("extract", "--store", str(store), check=True, timeout=1200)
     run_cli("score", "--store", str(store), "--run", "r1", check=True)
     return {"store": store, "truth": load_truth(truth), "campaign": FULL_CAMPAIGN,
-            "sites": [s.site_id for s in load_registry().sites]}
+            "sites": [s.site_id for s in load_registry().sites], "requests": requests}

@@ -119,7 +119,9 @@ def test_unreachable_site_is_a_failure_naming_the_url(crawled):
     assert [f["url"] for f in fails] == ["http://www.unreachable.gov.cn/"]
     assert "connection" in fails[0]["reason"]
     site = rows(db, "select * from sites where campaign='t' and site_id='s3'")[0]
-    assert site["status"] == "failed" and "http://www.unreachable.gov.cn/" in site["error"]
+    # not assessed, with the reason: the host did not answer (robots.txt first: RFC 9309 complete disallow)
+    assert site["status"] == "unreachable" and "http://www.unreachable.gov.cn/" in site["error"]
+    assert "host unreachable" in site["error"] and "connection" in site["error"]
     # the unreachable portal, two pages over the size limit, two sites' /doc.pdf (not a readable PDF)
     assert crawled["first"]["failures"] == 5
 

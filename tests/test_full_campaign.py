@@ -8,9 +8,12 @@ the per-indicator precision and recall of the evidence against the truth.
 
 from __future__ import annotations
 
+import email.utils
+import json
+
 from evidence.store import Store
 from tests.conftest import ROOT
-from windvane.truth import evaluate, format_quality, score_agreement
+from windvane.truth import evaluate, expected_status, format_quality, score_agreement, status_agreement
 
 
 def test_every_leaf_against_the_truth(full_campaign) -> None:
@@ -47,4 +50,94 @@ def test_the_browser_was_needed_for_a_minority_of_pages(full_campaign) -> None:
                                 [full_campaign["campaign"]]).fetchall()
     print(f"\npages {total}, via browser {browser} ({browser / total:.1%}); sites {sites}")
     assert 0 < browser < 0.05 * total
-    assert dict(sites) == {"done": 132}
+    truth = full_campaign["truth"]["sites"]
+    want: dict[str, int] = {}
+    for site in truth.values():
+        want[expected_status(site)] = want.get(expected_status(site), 0) + 1
+    assert dict(sites) == want
+
+
+def test_every_site_ends_with_the_status_its_access_deserves(full_campaign) -> None:
+    """Blocked (WAF, CAPTCHA, login wall, failed challenge, 429 everywhere), unreachable (DNS, TLS, 5xx,
+    robots.txt 5xx), partial (a WAF refusing most articles), done (rate limits honoured, Crawl-delay,
+    robots.txt behind a challenge): each with a reason, the block page kept as evidence."""
+    truth = full_campaign["truth"]["sites"]
+    kinds = {sid: s["access"]["kind"] for sid, s in truth.items() if s.get("access")}
+    assert len(kinds) == 15
+    with Store(full_campaign["store"]) as st:
+        wrong = status_agreement(st, full_campaign["campaign"], full_campaign["truth"])
+        rows = {r[0]: r[1:] for r in st.conn.execute(
+            "select site_id, status, error, coverage from sites where campaign = ?", [full_campaign["campaign"]])}
+        blocks = dict(st.conn.execute("select site_id, count(*) from pages where campaign = ? and block is not null "
+                                      "group by site_id", [full_campaign["campaign"]]).fetchall())
+    for sid, kind in sorted(kinds.items(), key=lambda kv: kv[1]):
+        print(f"{kind:18} {sid} {rows[sid][0]:12} {rows[sid][1]}")
+    assert not wrong, wrong
+    for sid, (status, reason, coverage) in rows.items():
+        assert json.loads(coverage)["pages"] >= 0
+        if status != "done":
+            assert reason, sid
+    # the block page itself is archived: who blocked us is evidence
+    for sid, kind in kinds.items():
+        if kind in ("waf_403", "waf_200", "captcha", "login_wall", "partial_waf"):
+            assert blocks.get(sid, 0) >= 1, (kind, sid)
+    reasons = {kinds[sid]: rows[sid][1] for sid in kinds}
+    assert "login wall" in reasons["login_wall"]
+    assert "CAPTCHA" in reasons["captcha"]
+    assert "challenge" in reasons["challenge_fail"]
+    assert "429" in reasons["rate_limit_all"]
+    assert "robots.txt answered HTTP 503" in reasons["robots_5xx"]
+
+
+def _log(full_campaign) -> dict[str, list[dict]]:
+    by_host: dict[str, list[dict]] = {}
+    with open(full_campaign["requests"], encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            by_host.setdefault(r["host"], []).append(r)
+    for rs in by_host.values():
+        rs.sort(key=lambda r: r["t"])
+    return by_host
+
+
+def test_retry_after_is_honoured_per_host(full_campaign) -> None:
+    """The simulated web's own log: after a 429/503 with Retry-After, the host is not asked again before it
+    allows (0.5 s of grace for requests already in flight when the answer left the server)."""
+    truth = full_campaign["truth"]["sites"]
+    log = _log(full_campaign)
+    limited = {s["host"]: s["access"]["kind"] for s in truth.values()
+               if (s.get("access") or {}).get("kind") in ("rate_limit", "retry_after_date", "rate_limit_all")}
+    assert len(limited) == 3
+    answers = 0
+    for host in limited:
+        rs = log[host]
+        for r in rs:
+            if not r.get("retry_after"):
+                continue
+            answers += 1
+            ra = r["retry_after"]
+            wait = float(ra) if ra.isdigit() else email.utils.parsedate_to_datetime(ra).timestamp() - r["t"]
+            early = [q for q in rs if r["t"] + 0.5 < q["t"] < r["t"] + wait - 0.05]
+            assert not early, (host, r, early[:3])
+    assert answers >= 3  # each limited host said Retry-After at least once
+
+
+def test_crawl_delay_and_robots_behind_a_challenge(full_campaign) -> None:
+    truth = full_campaign["truth"]["sites"]
+    log = _log(full_campaign)
+    by_kind = {s["access"]["kind"]: s for s in truth.values() if s.get("access")}
+    # Crawl-delay: 1 -> requests to that host one second apart (arrival jitter of a tunnel set-up aside)
+    rs = [r for r in log[by_kind["crawl_delay"]["host"]] if r["path"] != "CONNECT"]
+    gaps = sorted(b["t"] - a["t"] for a, b in zip(rs, rs[1:], strict=False))
+    assert len(gaps) > 50 and gaps[len(gaps) // 2] >= 0.95
+    assert sum(g < 0.5 for g in gaps) <= 3, gaps[:10]
+    # robots.txt behind the challenge was read after passing it: its Disallow held, nothing disallowed asked
+    site = by_kind["robots_challenge"]
+    rs = log[site["host"]]
+    assert any(r["path"] == "/robots.txt" and r["status"] == 200 for r in rs)
+    assert site["challenge"]
+    calendar = ("/hdjl/hdrl/", "/module/calendar/", "/rili/")  # what that site's robots.txt adds
+    assert not [r["path"] for r in rs if r["path"].startswith(calendar)]
+    for host, rs in log.items():  # every site's robots.txt disallows its search paths
+        asked = [r["path"] for r in rs if r["path"].startswith(("/search/", "/was5/", "/jsearchfront/"))]
+        assert not asked, (host, asked[:3])

@@ -46,9 +46,37 @@ def load_truth(path: str | Path) -> dict:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+NOT_ASSESSABLE = ("blocked", "unreachable")
+
+
+def expected_status(site: dict) -> str:
+    """The site status a correct crawl ends with: the access fault's (``simweb/access.py``) or ``done``."""
+    access = site.get("access") or {}
+    return access.get("expect_status", "done")
+
+
+def status_agreement(store: Store, campaign: str, truth: dict,
+                     sites: list[str] | None = None) -> list[tuple[str, str, str | None, str | None]]:
+    """Sites whose crawl status differs from the truth's: ``[(site_id, expected, got, reason)]``."""
+    got = {r[0]: (r[1], r[2]) for r in store.conn.execute(
+        "select site_id, status, error from sites where campaign = ?", [campaign])}
+    out = []
+    for sid in sites or sorted(truth["sites"]):
+        want = expected_status(truth["sites"][sid])
+        status, reason = got.get(sid, (None, None))
+        if status != want:
+            out.append((sid, want, status, reason))
+    return out
+
+
 def evaluate(store: Store, campaign: str, truth: dict, sites: list[str] | None = None) -> dict[str, LeafQuality]:
-    """Per-leaf quality of the campaign's evidence against the truth table."""
-    site_ids = sites or sorted(truth["sites"])
+    """Per-leaf quality of the campaign's evidence against the truth table.
+
+    Sites the truth says a crawler cannot assess (blocked, unreachable) are left out: what
+    they have is invisible from outside (``status_agreement`` checks they were recognised).
+    """
+    site_ids = [s for s in (sites or sorted(truth["sites"]))
+                if expected_status(truth["sites"][s]) not in NOT_ASSESSABLE]
     rows = store.conn.execute(
         "select e.site_id, e.leaf_id, e.url, p.final_url from evidence e "
         "left join pages p on p.id = e.page_id where e.campaign = ? "
@@ -92,9 +120,13 @@ def score_agreement(store: Store, run_id: str, truth: dict, tree,
     targets = {r["target_id"]: r for r in store.db.query(
         "select t.target_id, t.site_id, t.grp from targets t join runs r on r.campaign = t.campaign "
         "where r.run_id = ?", [run_id])}
+    not_assessed: set[str] = set()
     for tid, t in targets.items():
         site = truth["sites"].get(t["site_id"])
         if site is None or (sites is not None and t["site_id"] not in sites):
+            continue
+        if expected_status(site) in NOT_ASSESSABLE:
+            not_assessed.add(tid)  # agrees when the run gives it no points at all (not assessed)
             continue
         for leaf in tree.leaves:
             if not leaf.applies_to(t["grp"]):
@@ -106,6 +138,8 @@ def score_agreement(store: Store, run_id: str, truth: dict, tree,
             expected[(tid, leaf.id)] = float(share) * leaf.points
     got = {(r["target_id"], r["node_id"]): r["points"] for r in store.db.query(
         "select target_id, node_id, points from scores where run_id = ? and level = 'leaf'", [run_id])}
-    bad = sorted({tid for (tid, leaf), pts in expected.items() if abs(got.get((tid, leaf), 0.0) - pts) > 1e-9})
-    considered = {tid for tid, _ in expected}
+    bad = {tid for (tid, leaf), pts in expected.items() if abs((got.get((tid, leaf)) or 0.0) - pts) > 1e-9}
+    bad |= {tid for (tid, _leaf), pts in got.items() if tid in not_assessed and pts is not None}
+    bad = sorted(bad)
+    considered = {tid for tid, _ in expected} | not_assessed
     return len(considered) - len(bad), len(considered), bad
