@@ -270,8 +270,8 @@ def read_document(page: PageDoc) -> DocumentInfo | None:
         by_note = note is not None and bool(REGULATION_TITLE.match(title))
         if not (has_number or by_note):
             return None
-        if not doc_number and has_number and m:
-            doc_number = m.group(0)
+        if not doc_number and has_number and m:  # glued to the words before it: 根据…, …6日…
+            doc_number = re.sub(r"^(?:日|根据|依据|按照|依照|经|以|及|和|与|印发|转发)+", "", m.group(0))
     issuer = fields.get("issuer") or (note.issuer if note else "") or fields.get("source") \
         or page.meta.get("contentsource", "")
     written = fields.get("written_date", "")

@@ -49,9 +49,11 @@ _AMEND = re.compile(r"根据|修正|修订|修改")
 _CLAUSE_SPLIT = re.compile(rf"[，；。,;]|[\s\u3000]+(?=根据|{DATE})")
 _LEAD = re.compile(r"^(?:业经|[已经由于在并及、])+(?=[\u4e00-\u9fff]{2})")
 # a decree / announcement number: 杭州市人民政府令第345号, 国务院令 第588号, …常务委员会公告（第65号）
+# (anchored on the kind word: the issuing body is read backwards from it, which keeps the scan linear)
 _DECREE = re.compile(
-    rf"(?P<body>[\u4e00-\u9fff]{{2,26}}?)(?P<kind>令|公告)\s*[（(]?\s*(?:(?P<y>(?:19|20)\d{{2}})\s*年\s*)?第\s*(?P<n>{_NUM})\s*号"
-    r"\s*[)）]?")
+    r"(?P<kind>令|公告)\s*(?:[〔\[［(（]\s*(?P<y2>(?:19|20)\d{2})\s*[〕\]］)）]\s*|[（(]?\s*(?:(?P<y>(?:19|20)\d{2})\s*年\s*)?)"
+    rf"第\s*(?P<n>{_NUM})\s*号\s*[)）]?")
+_CONGRESS_ANCHOR = re.compile(r"届(?:全国)?(?:人民代表大会|人大)")
 _PUBLISH = re.compile(r"现予(?:公布|发布|颁布)|予以公布|予以发布|现将.{0,40}公布")
 _EFFECTIVE = re.compile(rf"自\s*(?P<d>{DATE}|公布之日|发布之日|印发之日)\s*起\s*(?:施行|实施|生效)")
 _NOTE_OPEN = "（("
@@ -98,8 +100,8 @@ def _congress_notes(text: str) -> list[Promulgation]:
     """Adoption notes: （date + congress meeting + 通过 [date + … 批准] [根据 … 修正]）, in parentheses
     or as a line of their own."""
     out: list[Promulgation] = []
-    for m in _CONGRESS.finditer(text):
-        lo = max(0, m.start() - 40)
+    for m in _CONGRESS_ANCHOR.finditer(text):
+        lo = max(0, m.start() - 60)
         open_at = max(text.rfind(c, lo, m.start()) for c in _NOTE_OPEN)
         if open_at >= 0 and not any(c in text[open_at:m.start()] for c in _NOTE_CLOSE + "\n。"):
             close_at = min((i for i in (text.find(c, m.end(), m.end() + 400) for c in _NOTE_CLOSE) if i >= 0),
@@ -110,6 +112,8 @@ def _congress_notes(text: str) -> list[Promulgation]:
         else:  # a line of its own: starts with a date or the congress, ends with 通过 / 批准 / 修正
             start = text.rfind("\n", 0, m.start()) + 1
             end = text.find("\n", m.end())
+            if m.start() - start > 60:
+                continue
             note = text[start:end if end >= 0 else len(text)].strip()
             if len(note) > 240 or not re.match(rf"(?:{DATE}|[\u4e00-\u9fff]{{0,14}}第?{_ORD}届)", note) \
                     or not re.search(r"(?:通过|批准|修正|修订)$", note):
@@ -142,18 +146,32 @@ def _parse_congress_note(note: str) -> Promulgation | None:
     return Promulgation(issuer=issuer, date=max(dates) if dates else None, note=note[:200], form="congress_note")
 
 
+def _enclosing_open(text: str, pos: int, span: int = 300) -> int:
+    """The opening parenthesis of the note ``pos`` is in (on the same line), or -1."""
+    for i in range(pos - 1, max(-1, pos - span - 1), -1):
+        c = text[i]
+        if c in _NOTE_OPEN:
+            return i
+        if c in _NOTE_CLOSE or c == "\n":
+            return -1
+    return -1
+
+
 def _decree_notes(text: str) -> list[Promulgation]:
     """Decree / announcement numbers that open a line (a heading) or sit in a 公布 note."""
     out: list[Promulgation] = []
     for m in _DECREE.finditer(text):
-        line_start = text.rfind("\n", 0, m.start()) + 1
-        paren = max(text.rfind(c, max(line_start, m.start() - 40), m.start()) for c in _NOTE_OPEN)
-        left = _after_date(text[max(line_start, paren + 1):m.start("kind")])
+        line_start = text.rfind("\n", max(0, m.start() - 80), m.start()) + 1 or max(0, m.start() - 80)
+        paren = _enclosing_open(text, m.start())
+        left = _after_date(text[max(line_start, paren + 1, m.start() - 40):m.start("kind")])
         run = re.search(r"[\u4e00-\u9fff]+$", left)
         if run is None or len(run.group(0)) < 2:
             continue
-        body = _LEAD.sub("", run.group(0))
-        body_start = m.start("kind") - len(run.group(0))
+        name = run.group(0)
+        if run.start() and left[run.start() - 1].isdigit() and name[0] in "日号":
+            name = name[1:]  # the tail of a date cut by the window: …6日深圳市…
+        body = _LEAD.sub("", name)
+        body_start = m.start("kind") - len(name)
         tail = text[m.end():m.end() + 30]
         in_note = paren >= 0 and bool(re.match(r"\s*(?:公布|发布)", tail))
         heading = not text[line_start:body_start].strip() and _PUBLISH.search(text, m.end(), m.end() + 400) is not None
@@ -163,7 +181,8 @@ def _decree_notes(text: str) -> list[Promulgation]:
             close = min((i for i in (text.find(c, m.end(), m.end() + 200) for c in _NOTE_CLOSE) if i >= 0),
                         default=m.end() + 60)
             note = text[paren + 1:close]
-            d = parse_date(text[paren + 1:m.start("kind")])
+            dates = list(re.finditer(DATE, text[paren + 1:m.start("kind")]))
+            d = parse_date(dates[-1].group(0)) if dates else None  # the date right before the number
             form = "decree_note"
         else:
             pub = _PUBLISH.search(text, m.end(), m.end() + 400)
@@ -179,7 +198,8 @@ def _decree_notes(text: str) -> list[Promulgation]:
         kind = m.group("kind")
         issuer = _clean_body(body, decree=kind == "令")
         short = issuer if issuer in ("国务院", "主席") else body  # 国务院令第588号, 主席令第八十四号
-        number = f"{short}{kind}{m.group('y') + '年' if m.group('y') else ''}第{m.group('n')}号"
+        year = f"{m.group('y')}年" if m.group("y") else f"〔{m.group('y2')}〕" if m.group("y2") else ""
+        number = f"{short}{kind}{year}第{m.group('n')}号"
         p = Promulgation(issuer=issuer, doc_number=number, date=d,
                          note=re.sub(r"\s+", " ", note)[:200].strip(), start=body_start, form=form)
         named = _KIND_TITLE.search(text, m.end(), m.end() + 200)

@@ -177,6 +177,38 @@ def test_government_rules_promulgation_note_under_the_title(run) -> None:
     assert "data_security_regulation" in leaves(found)
 
 
+def test_special_zone_regulation_note_with_its_announcement_number(run) -> None:
+    html = """<html><head><title>深圳经济特区数据条例 - 深圳人大网</title></head><body>
+<div class="tit">深圳经济特区数据条例</div>
+<div class="txt"><p>( 2021年6月29日深圳市第七届人民代表大会常务委员会第二次会议通过　2021年7月6日深圳市第七届人民代表大会常务委员会公告第十号公布　自2022年1月1日起施行 )</p>
+<p>第一章　总　　则</p><p>第一条　为了规范数据处理活动……</p></div></body></html>"""
+    found, doc = run(html, target="capital-440300")
+    assert doc is not None
+    v = doc["values"]
+    assert v["title"] == "深圳经济特区数据条例" and v["issuer"] == "深圳市人民代表大会常务委员会"
+    assert v["doc_number"] == "深圳市第七届人民代表大会常务委员会公告第十号"
+    assert v["date"] == "2021-06-29"
+    assert "data_legislation" in leaves(found)
+    found, _doc = run(html, target="province-440000")  # on 广东省's site: the city's regulation
+    assert "data_legislation" not in leaves(found)
+
+
+@pytest.mark.parametrize("note,issuer,number,when", [
+    ("（2023年2月8日河北省人民政府令〔2023〕第1号公布　自2023年4月1日起施行）", "河北省人民政府",
+     "河北省人民政府令〔2023〕第1号", "2023-02-08"),
+    ("(2022年9月30日省人民政府令第295号发布 自2022年12月1日起施行)", "省人民政府", "省人民政府令第295号", "2022-09-30"),
+])
+def test_promulgation_note_variants(run, note: str, issuer: str, number: str, when: str) -> None:
+    html = f"""<html><head><title>河北省公共数据安全管理办法</title></head><body><div class="xl-title">河北省公共数据安全管理办法</div>
+<div class="xl-text"><p>{note}</p><p>第一条　……</p></div></body></html>"""
+    found, doc = run(html, target="province-130000")
+    assert (doc["values"]["issuer"], doc["values"]["doc_number"], doc["values"]["date"]) == (issuer, number, when)
+    assert doc["checks"]["issued_by_target"] is True  # 省人民政府 on the province's own site
+    assert "data_security_regulation" in leaves(found)
+    found, doc = run(html, target="capital-130100")  # the same page on 石家庄's site
+    assert "data_security_regulation" not in leaves(found)
+
+
 # --- 2. decree and announcement numbers as 文号 ----------------------------------------------------
 def test_state_council_decree_page(run) -> None:
     html = """<html><head><title>关键信息基础设施安全保护条例_国务院文件_中国政府网</title></head><body>
