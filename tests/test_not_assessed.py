@@ -431,3 +431,33 @@ def test_diff_names_targets_that_went_from_assessed_to_not_assessed(world):
                          rf"page\); was total [\d.]+/[\d.]+, rank \d+", out), out[:3000]
     for tid in _targets_of(world, ROLE["unreachable"]):
         assert f"{tid}" in out and "NOT ASSESSED (unreachable: DNS lookup failed" in out
+
+
+def test_statistics_functions_leave_out_rows_not_assessed():
+    """The statistics that would otherwise count a not-assessed row (its max points, its leaves)."""
+    from scoring import stats
+
+    df = pd.DataFrame({
+        "target_id": ["a", "b", "c", "x"], "group": ["g"] * 4, "admin_code": ["1", "2", "3", "9"],
+        "gdp_rank": [1, 2, 3, 4], "rank": pd.array([1, 2, 3, None], dtype="Int64"),
+        "score_100": [80.0, 50.0, 20.0, None], "assessed": [True, True, True, False],
+        "i_points": [8.0, 5.0, 2.0, None], "i_max": [10.0, 10.0, 10.0, 10.0], "i_rate": [0.8, 0.5, 0.2, None]})
+    rates = stats.index_rate_means(df, ["i"], "ratio_of_sums")
+    assert rates.loc["g", "i"] == pytest.approx(15 / 30)  # not 15 / 40
+    leaves = pd.DataFrame({"target_id": ["a", "a", "b", "b", "c", "c", "x", "x"],
+                           "leaf_id": ["l1", "l2"] * 4, "points": [1, 1, 1, 0, 0, 0, None, None]})
+    share = stats.progress(df, "leaf_share", leaf_points=leaves)
+    assert list(share[:3]) == [1.0, 0.5, 0.0] and math.isnan(share[3])
+    above = stats.progress(df, "leaf_above_mean", leaf_points=leaves)
+    assert math.isnan(above[3])
+    # leaf means over a, b, c only: l1 mean 2/3 (a, b above), l2 mean 1/3 (a above)
+    assert list(above[:3]) == [1.0, 0.5, 0.0]
+    z = stats.zscores(df)
+    assert z[0] == pytest.approx((80 - 50) / 30) and math.isnan(z[3])
+    t = stats.tiers(df)
+    assert list(t[:3]) == [1, 3, 5] and pd.isna(t[3])
+    assert list(stats.leaders(df, 3)["g"]["target_id"]) == ["a", "b", "c"]
+    corr = stats.rank_correlation(df)["g"]
+    assert corr["n"] == 3 and corr["rho"] == pytest.approx(1.0)
+    disp = stats.dispersion(df).iloc[0]
+    assert disp["n"] == 3 and disp["mean"] == pytest.approx(50.0)
