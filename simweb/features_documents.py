@@ -18,7 +18,8 @@ own regulations the way legislatures' and governments' sites do, with no 信息�
   promulgation sentence, the signature and its date (Arabic or Chinese numerals), or a note
   ``（2023年1月5日某市人民政府令第N号公布　自…起施行）`` under the title.
 
-Half of the re-printed pages carry no ``PubDate`` meta: only the note dates them. The truth is
+Half of the re-printed pages carry no ``PubDate`` meta: only the note dates them. A quarter of the
+sites print the 文号 of their metadata tables with 【】 or ［］ for 〔〕, or with full-width digits. The truth is
 unchanged: the page still carries the evidence (its URL stays in the leaf's ``urls``), except for
 ``policy_validity_labels``, whose evidence these pages no longer print.
 
@@ -202,6 +203,7 @@ def _congress_form(m: SiteModel, it: Item, rng: random.Random, *, place: str, le
     else:
         body = announcement + _heading(it.title, rng) + _p(f"（{note}）", "center") + "".join(_p(a) for a in paras)
     it.form, it.form_opts["body"] = f"congress_note:{sub}", body
+    it.docno = f"{_congress_name(place)}公告{number}" if sub == "announcement" else ""  # what the page prints
     it.form_opts["no_meta"] = rng.random() < 0.5 or not dated
 
 
@@ -241,6 +243,22 @@ def _undated_rules(m: SiteModel, it: Item, rng: random.Random) -> None:
     body = _heading(it.title, rng) + info + _p(number, "center") + "".join(_p(a) for a in _articles(rng, "办法"))
     it.form, it.form_opts["body"], it.form_opts["no_meta"] = "undated:rules", body, True
     it.docno = number
+
+
+_FULL = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def _docno_dialect(m: SiteModel, rng: random.Random) -> None:
+    """Some sites print their 文号 brackets as 【】 or ［］, or the digits full-width (the metadata table)."""
+    style = rng.choice(["【】", "［］", "full", "full"])
+    for it in m.items.values():
+        if it.kind != "doc" or "〔" not in it.docno or it.form:
+            continue
+        if style == "full":
+            head, _, tail = it.docno.partition("〔")
+            it.docno = head + "〔" + tail.translate(_FULL)
+        else:
+            it.docno = it.docno.replace("〔", style[0]).replace("〕", style[1])
 
 
 def render_form(family: Family, site: SiteModel, item: Item) -> str:
@@ -285,6 +303,8 @@ def apply_document_forms(m: SiteModel, seed: int) -> None:
     labels = m.leaves.get("policy_validity_labels")
     if labels is not None:  # these pages print no 有效性 label any more
         labels.refs = [r for r in labels.refs if r not in {f"item:{k}" for k in changed}]
+    if rng.random() < 0.25:
+        _docno_dialect(m, rng)
     d0, d1 = date(2021, 3, 1), date(2023, 9, 20)
 
     def when() -> date:

@@ -392,15 +392,23 @@ DOC_LEAVES = ("data_legislation", "data_security_regulation", "data_authorised_o
 
 
 @pytest.fixture(scope="module")
-def document_forms(registry):
+def web(registry):
+    from simweb.generate import SimWeb
+
+    w = SimWeb(registry, 2023, "full")
+    w.models()
+    return w
+
+
+@pytest.fixture(scope="module")
+def document_forms(registry, web):
     """Every body-text document of the full-fault simulated web, rendered and extracted offline."""
     from extractors.engine import Context, parse_html, run_rule
     from extractors.run import site_targets
-    from simweb.generate import SimWeb, site_truth
+    from simweb.generate import site_truth
 
     ruleset = load_rules(ROOT / "rules")
     rules = [r for r in ruleset.rules if r.leaf_id in DOC_LEAVES]
-    web = SimWeb(registry, 2023, "full")
     out = []
     for site in registry.sites:
         m = web.model(site.host)
@@ -441,3 +449,27 @@ def test_simweb_document_forms_are_found_exactly_where_the_truth_says(document_f
     assert own and all(d["doc"] is not None and d["doc"].fields.get("promulgation") for d in own)
     undated = [d for d in document_forms if d["key"] == "docform-undated"]
     assert undated and all(d["doc"] is not None and d["doc"].date() is None for d in undated)
+
+
+def test_simweb_document_numbers_are_recovered(registry, web) -> None:
+    """The 文号 of the simulated documents (metadata tables in 〔〕, [], （）, 【】, ［］, full-width digits;
+    decree headings; 公告 numbers) come out of the extractor as printed."""
+    from extractors.document import normalize_number
+    from extractors.engine import parse_html
+
+    checked, wrong, dialects = 0, [], set()
+    for site in registry.sites:
+        m = web.model(site.host)
+        for n, it in enumerate(m.items.values()):
+            if it.kind != "doc" or not it.docno or (it.attachment is not None and it.attachment.kind == "evidence"):
+                continue
+            special = any(c in it.docno for c in "令公告【［０１２３４５６７８９[（")
+            if not special and n % 5:
+                continue
+            dialects |= {c for c in "令告【［[（０" if c in it.docno}
+            doc = parse_html(m.family.render(m, m.pages[it.path]), m.base + it.path).document
+            checked += 1
+            if doc is None or doc.doc_number != normalize_number(it.docno):
+                wrong.append((site.site_id, it.key, it.docno, doc and doc.doc_number))
+    assert dialects >= set("令告【［[（０"), dialects
+    assert checked > 1000 and not wrong, wrong[:10]
