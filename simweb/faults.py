@@ -90,7 +90,7 @@ def apply_full_faults(m: SiteModel, seed: int) -> None:
     if (r := roll("onclick")).random() < ONCLICK_RATE:
         _onclick(m, r)
     if (r := roll("js_nav")).random() < JS_NAV_RATE:
-        _js_nav(m, r)
+        _js_nav(m, r, roll("js_nav_form"))
     if (r := roll("challenge")).random() < CHALLENGE_RATE:
         m.challenge = r.choice(["412", "521"])
         m.faults.append(f"cookie_challenge_{m.challenge}")
@@ -182,10 +182,10 @@ def _onclick(m: SiteModel, r: random.Random) -> None:
 
 
 # --- navigation built by JavaScript -----------------------------------------------------------
-def _js_nav(m: SiteModel, r: random.Random) -> None:
-    # randrange(42) % 6 rather than choice(): at seed 2023 it spreads the six forms over the
-    # registry's crawlable js_nav sites (two to four each; choice() left write_concat on none)
-    m.js_nav = JS_NAV_VARIANTS[r.randrange(7 * len(JS_NAV_VARIANTS)) % len(JS_NAV_VARIANTS)]
+def _js_nav(m: SiteModel, r: random.Random, form: random.Random) -> None:
+    m.js_nav = r.choice(JS_NAV_VARIANTS[:3])
+    if form.random() < NEW_FORMS_SHARE:  # the later forms from their own stream: the first three sites keep theirs
+        m.js_nav = form.choice(JS_NAV_VARIANTS[3:])
     m.faults.append("js_nav")
     m.fault_details.append({"kind": "js_nav", "variant": m.js_nav, "urls": []})
     _tag(m, "js_only", JS_BUILT)
@@ -194,6 +194,7 @@ def _js_nav(m: SiteModel, r: random.Random) -> None:
 
 
 JS_NAV_VARIANTS = ("document_write", "array_timeout", "xhr_json", "write_concat", "map_join", "json_template")
+NEW_FORMS_SHARE = 0.5  # of the js_nav sites, those whose menu uses one of the last three forms
 
 
 def json_path(m: SiteModel) -> str:
