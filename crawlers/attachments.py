@@ -41,6 +41,9 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 ATTACHMENT_MAXSIZE = 20 * 1024 * 1024
+# per site, at most: a portal linking thousands of attachments must not turn a crawl into a download
+ATTACHMENTS_PER_SITE = 300
+ATTACHMENT_BYTES_PER_SITE = 300 * 1024 * 1024
 EXTRACT_THREADS = 2
 DOC_TIMEOUT = 30.0  # seconds for antiword / catdoc
 MAX_PDF_PAGES = 300
@@ -350,6 +353,16 @@ class AttachmentsMixin:
         if url in st.seen:
             return True
         st.seen[url] = depth + 1
+        if fmt not in UNSUPPORTED and (st.att_count >= ATTACHMENTS_PER_SITE
+                                       or st.att_bytes >= ATTACHMENT_BYTES_PER_SITE):
+            if self.writer:  # type: ignore[attr-defined]
+                self.writer.add_failure(  # type: ignore[attr-defined]
+                    site_id=st.site_id, url=url, referrer=referrer,
+                    reason=f"attachment not fetched: the site's cap of {ATTACHMENTS_PER_SITE} attachments or "
+                           f"{ATTACHMENT_BYTES_PER_SITE >> 20} MB is reached: {url}")
+            return True
+        if fmt not in UNSUPPORTED:
+            st.att_count += 1
         if fmt in UNSUPPORTED:
             if self.writer:  # type: ignore[attr-defined]
                 self.writer.add_failure(site_id=st.site_id, url=url, reason=unsupported_reason(fmt, url),  # type: ignore[attr-defined]
@@ -380,6 +393,7 @@ class AttachmentsMixin:
         if st is None:
             return
         depth = meta.get("depth", 0)
+        st.att_bytes += len(response.body)
         try:
             ctype_b = response.headers.get(b"Content-Type")
             ctype = ctype_b.decode("latin-1") if ctype_b else None

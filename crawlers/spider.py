@@ -74,7 +74,7 @@ def same_site_url(url: str, hosts: set[str], scheme: str) -> str | None:
 
 class _SiteState:
     __slots__ = ("site_id", "hosts", "scheme", "seen", "dropped", "outstanding", "resumed", "portal_error",
-                 "pages", "portal_block", "budget_reached", "started")
+                 "pages", "portal_block", "budget_reached", "started", "att_count", "att_bytes")
 
     def __init__(self, site_id: str, host: str, scheme: str):
         self.site_id = site_id
@@ -87,6 +87,8 @@ class _SiteState:
         self.portal_error: str | None = None  # the portal could not be fetched (reason)
         self.portal_block: str | None = None  # the portal answered with a refusal (reason)
         self.budget_reached = False
+        self.att_count = 0  # attachments scheduled and bytes received: capped per site (crawlers/attachments.py)
+        self.att_bytes = 0
         self.started = time.monotonic()
         self.pages = 0
 
