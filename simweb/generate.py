@@ -29,7 +29,8 @@ Truth table (``truth(registry, seed)`` / ``write_truth(registry, seed, path)``):
   indicator (present or not); ``trap_details`` says which kind each is
   (``phone_contains_12345``, ``id_contains_12345``, ``body_news``, ``regulation_body`` and
   ``notice_channel`` (12345 in an article's body and headline, not page furniture), ``news_headline``,
-  ``other_government``, ``draft``, ``repealed``, ``after_cutoff``, ``news_mention``).
+  ``other_government``, ``draft``, ``repealed``, ``after_cutoff``, ``undated`` (a document with no
+  date at all: ``simweb.features_documents``), ``news_mention``).
 * ``points_share``: the share of the leaf's full points a correct scorer gives
   (present → 1.0, absent → 0.0); multiply by the leaf's points from the rules.
 
