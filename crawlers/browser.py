@@ -478,6 +478,12 @@ class BrowserMiddleware:
     def from_crawler(cls, crawler: Any) -> BrowserMiddleware:
         return cls(crawler)
 
+    async def _render(self, url: str) -> Rendered:
+        """Render in Chromium, in the host's turn: renders count against its concurrency and delay."""
+        from crawlers.politeness import host_turn
+        async with host_turn(self.crawler, url, timeout=max(60.0, 3 * self.svc.pool.timeout)):
+            return await self.svc.pool.render(url)
+
     def _writer(self) -> Any:
         return getattr(self.crawler.spider, "writer", None)
 
@@ -488,7 +494,7 @@ class BrowserMiddleware:
         if self.svc.flag(self.crawler.spider, meta["site_id"]) != "always":
             return None
         try:
-            r = await self.svc.pool.render(request.url)
+            r = await self._render(request.url)
         except NotRenderable:
             self.svc.stats["browser_fallbacks"] += 1
             meta["wv_plain"] = True
@@ -555,7 +561,7 @@ class BrowserMiddleware:
                 return response
             seen.add(fp)
         try:
-            r = await svc.pool.render(response.url)
+            r = await self._render(response.url)
         except NotRenderable:
             svc.stats["browser_fallbacks"] += 1
             return response
@@ -589,7 +595,7 @@ class BrowserMiddleware:
                 raise BrowserError(f"browser: JavaScript challenge solved {MAX_SOLVES} times on {host} and still "
                                    f"returned ({why}): {response.url}")
             try:
-                r = await svc.pool.render(response.url)
+                r = await self._render(response.url)
             except NotRenderable:
                 raise BrowserError(f"browser: challenge page turned into a download: {response.url}") from None
             except BrowserError as e:

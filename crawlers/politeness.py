@@ -23,9 +23,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
@@ -102,6 +105,37 @@ def apply_floor(crawler: Any, request: Request, host: str) -> None:
     if hold is not None:
         # Scrapy sends the next request when now >= lastseen + delay
         slot.lastseen = max(slot.lastseen, hold - slot.delay)
+
+
+@asynccontextmanager
+async def host_turn(crawler: Any, url: str, timeout: float = 120.0) -> AsyncIterator[None]:
+    """A browser render takes its turn in the host's download slot, like a plain request.
+
+    It waits until the slot's delay (and any Retry-After hold) has passed and a transfer place is
+    free, then holds that place while Chromium loads the page, so renders and plain requests
+    together never exceed the host's concurrency nor come closer than its delay.
+    """
+    req = Request(url, dont_filter=True)
+    try:
+        slot = _slot(crawler, req)
+    except Exception:  # noqa: BLE001 - no engine (a render outside a crawl): no pacing to respect
+        slot = None
+    if slot is None:
+        yield
+        return
+    apply_floor(crawler, req, urlparse_cached(req).hostname or "")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        wait = slot.lastseen + slot.delay - time.monotonic() if slot.delay else 0.0
+        if wait <= 0 and slot.free_transfer_slots() > 0:
+            break
+        await asyncio.sleep(min(max(wait, 0.05), 1.0))
+    slot.lastseen = time.monotonic()
+    slot.transferring.add(req)
+    try:
+        yield
+    finally:
+        slot.transferring.discard(req)
 
 
 class HostPacing:
@@ -226,7 +260,7 @@ class RFC9309RobotsMiddleware(RobotsTxtMiddleware):
             from crawlers.browser import BrowserError, BrowserService, NotRenderable
             svc = BrowserService.for_crawler(self.crawler)
             host = urlparse_cached(response).hostname or ""
-            async with svc.lock(host):
+            async with svc.lock(host), host_turn(self.crawler, response.url):
                 r = await svc.pool.render(response.url)
                 svc.cookies[host] = await svc.pool.cookies_for(r.url)
                 svc.generation[host] = svc.generation.get(host, 0) + 1
