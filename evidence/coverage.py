@@ -146,24 +146,27 @@ def site_rule_gates(conn: sqlite3.Connection, campaign: str, min_html_pages: int
     """Sites whose site-level rules cannot be evaluated, with the reason: ``{site_id: reason}``.
 
     Site-level rules need the portal home page (``depth`` 0 or the registry's portal URL, not a
-    probe) answered with 2xx, and at least ``min_html_pages`` HTML pages answered with 2xx.
+    probe) answered with 2xx and not recognised as a block page (``pages.block``), and at least
+    ``min_html_pages`` HTML pages answered with 2xx that are not block pages.
     """
     out: dict[str, str] = {}
+    block = "block" if "block" in _columns(conn, "pages") else "NULL"
     portals = {sid: url for sid, url in conn.execute("select site_id, portal_url from sites where campaign = ?",
                                                      [campaign])}
     statuses = {sid: normalise_status(s) for sid, s in conn.execute(
         "select site_id, status from sites where campaign = ?", [campaign])}
     html_ok = dict(conn.execute(
         "select site_id, count(*) from pages where campaign = ? and coalesce(kind, 'html') = 'html' "
-        "and (status is null or (status >= 200 and status < 300)) group by site_id", [campaign]).fetchall())
+        f"and (status is null or (status >= 200 and status < 300)) and coalesce({block}, '') = '' "
+        "group by site_id", [campaign]).fetchall())
     home: dict[str, tuple] = {}
-    for sid, url, final, status, depth in conn.execute(
-            "select site_id, url, final_url, status, depth from pages where campaign = ? "
+    for sid, url, final, status, depth, blocked in conn.execute(
+            f"select site_id, url, final_url, status, depth, {block} from pages where campaign = ? "
             "and coalesce(kind, 'html') not in ('probe', 'attachment') order by id", [campaign]):
         portal = portals.get(sid)
         is_home = depth == 0 or (portal is not None and portal in (url, final))
         if is_home and (sid not in home or url == portal):
-            home[sid] = (url, status)
+            home[sid] = (url, status, blocked)
     failed = {}
     for sid, url, reason in conn.execute("select site_id, url, reason from failures where campaign = ?", [campaign]):
         if portals.get(sid) == url:
@@ -176,9 +179,12 @@ def site_rule_gates(conn: sqlite3.Connection, campaign: str, min_html_pages: int
             why = failed.get(sid)
             out[sid] = "portal home page not stored" + (f" ({why})" if why else "")
             continue
-        code = home[sid][1]
+        _url, code, blocked = home[sid]
         if code is not None and not 200 <= int(code) < 300:
             out[sid] = f"portal home page answered {code}"
+            continue
+        if blocked:
+            out[sid] = f"portal home page is a block page ({str(blocked)[:120]})"
             continue
         n = html_ok.get(sid, 0)
         if n < min_html_pages:

@@ -461,3 +461,39 @@ def test_statistics_functions_leave_out_rows_not_assessed():
     assert corr["n"] == 3 and corr["rho"] == pytest.approx(1.0)
     disp = stats.dispersion(df).iloc[0]
     assert disp["n"] == 3 and disp["mean"] == pytest.approx(50.0)
+
+
+def test_site_rule_gate_reasons(tmp_path):
+    """The gate on a real store's tables: every reason, and a healthy site passing."""
+    from evidence.coverage import site_rule_gates
+
+    with Store(tmp_path / "g.db") as st:
+        st.open_campaign("g", load_registry())
+        sites = {"ok": "110000", "blockpage": "120000", "few": "130000", "forbidden": "140000", "lost": "150000",
+                 "blocked_status": "210000"}
+        for name, sid in sites.items():
+            st.conn.execute("update sites set status = ? where campaign = 'g' and site_id = ?",
+                            ["blocked" if name == "blocked_status" else "done", sid])
+        portal = dict(st.conn.execute("select site_id, portal_url from sites where campaign = 'g'").fetchall())
+        rows = []
+        for name, sid in sites.items():
+            if name == "lost":
+                st.add_failures([{"campaign": "g", "site_id": sid, "url": portal[sid], "reason": "timed out"}])
+            else:
+                rows.append({"campaign": "g", "site_id": sid, "url": portal[sid], "status": 403 if name == "forbidden"
+                             else 200, "depth": 0, "kind": "html",
+                             "block": "CAPTCHA shell (slider)" if name == "blockpage" else None})
+            for k in range(3 if name == "few" else 8):
+                rows.append({"campaign": "g", "site_id": sid, "url": f"{portal[sid]}a/{k}.html", "status": 200,
+                             "depth": 1, "kind": "html", "block": None})
+            rows.append({"campaign": "g", "site_id": sid, "url": f"{portal[sid]}robots.txt", "status": 200,
+                         "depth": 0, "kind": "probe", "block": None})
+        st.add_pages(rows)
+        gates = site_rule_gates(st.conn, "g", 5)
+    assert sites["ok"] not in gates
+    assert gates[sites["blockpage"]] == "portal home page is a block page (CAPTCHA shell (slider))"
+    assert gates[sites["few"]] == "only 4 HTML pages answered 2xx (at least 5 needed)"
+    assert gates[sites["forbidden"]] == "portal home page answered 403"
+    assert gates[sites["lost"]] == "portal home page not stored (timed out)"
+    assert sites["blocked_status"] not in gates  # its pages are fine; scoring leaves it out anyway
+    assert "310000" not in gates  # not crawled: no gate, not assessed
