@@ -64,11 +64,12 @@ _CN_NUM = r"(?:\d{1,5}|[一二三四五六七八九十百零〇]{1,7})"
 DOC_NUMBER = re.compile(
     r"[\u4e00-\u9fffA-Za-z]{1,16}[〔\[［(（【]\s*(?:19|20)\d{2}\s*[〕\]］)）】]\s*第?\s*\d{1,5}\s*号"
     rf"|[\u4e00-\u9fff]{{1,24}}令\s*[（(]?\s*第\s*{_CN_NUM}\s*号(?:\s*[)）])?"
-    rf"|[\u4e00-\u9fff][\u4e00-\u9fff \u3000]{{1,30}}?公告\s*[（(]?\s*(?:(?:19|20)\d{{2}}\s*年\s*)?第\s*{_CN_NUM}\s*号(?:\s*[)）])?")
+    rf"|[\u4e00-\u9fff][\u4e00-\u9fff \u3000]{{1,30}}?公告\s*[（(]?\s*(?:(?:19|20)\d{{2}}\s*年\s*|[〔\[［]\s*[一二三四五六七八九十]{{1,3}}届\s*[〕\]］]\s*)?"
+    rf"第\s*{_CN_NUM}\s*号(?:\s*[)）])?")
 # a draft marker on a line of its own under the title: （征求意见稿）, 【草案】, (送审稿)
 _DRAFT_LINE = re.compile(r"^[\s（(【\[]*(?:草案)?(?:征求意见稿|草案|送审稿|讨论稿|修改稿|审议稿|草案修改稿)[\s）)】\]]*$")
 # a page titled by a decree / announcement heading (杭州市人民政府令第345号, …公告（第65号）)
-_HEADING_TITLE = re.compile(r"(?:令|公告)\s*[（(]?\s*(?:(?:19|20)\d{2}\s*年\s*)?第\s*\S{1,7}\s*号\s*[)）]?$")
+_HEADING_TITLE = re.compile(r"(?:令|公告)(?:\s*[（(〔\[]?\s*\S{0,8}?[)）〕\]]?\s*第\s*\S{1,7}\s*号\s*[)）]?)?$")
 # a regulation's own title: ends with its kind (and an optional （试行） / （2022年修正）)
 REGULATION_TITLE = re.compile(
     r"^[^《》]{2,60}(?:条例|办法|规定|细则|规则|决定|规范|规程|标准|意见|方案|规划|通知|公告|批复|令|法)"

@@ -51,7 +51,7 @@ _LEAD = re.compile(r"^(?:业经|[已经由于在并及、])+(?=[\u4e00-\u9fff]{2
 # a decree / announcement number: 杭州市人民政府令第345号, 国务院令 第588号, …常务委员会公告（第65号）
 # (anchored on the kind word: the issuing body is read backwards from it, which keeps the scan linear)
 _DECREE = re.compile(
-    r"(?P<kind>令|公告)\s*(?:[〔\[［(（]\s*(?P<y2>(?:19|20)\d{2})\s*[〕\]］)）]\s*|[（(]?\s*(?:(?P<y>(?:19|20)\d{2})\s*年\s*)?)"
+    r"(?P<kind>令|公告)\s*(?:[〔\[［(（]\s*(?P<y2>(?:19|20)\d{2}|[一二三四五六七八九十]{1,3}届)\s*[〕\]］)）]\s*|[（(]?\s*(?:(?P<y>(?:19|20)\d{2})\s*年\s*)?)"
     rf"第\s*(?P<n>{_NUM})\s*号\s*[)）]?")
 _CONGRESS_ANCHOR = re.compile(r"届(?:全国)?(?:人民代表大会|人大)")
 _PUBLISH = re.compile(r"现予(?:公布|发布|颁布)|予以公布|予以发布|现将.{0,40}公布")

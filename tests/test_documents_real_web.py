@@ -209,6 +209,35 @@ def test_promulgation_note_variants(run, note: str, issuer: str, number: str, wh
     assert "data_security_regulation" not in leaves(found)
 
 
+def test_law_database_labels_and_a_note_line_without_parentheses(run) -> None:
+    html = """<html><head><title>福建省大数据发展条例-法规数据库</title></head><body>
+<div class="fields"><ul><li>【发布部门】 福建省人大(含常委会)</li>
+<li>【发文字号】 福建省人民代表大会常务委员会公告〔十三届〕第七十八号</li>
+<li>【发布日期】 2021.12.15</li><li>【实施日期】 2022.02.01</li><li>【时效性】 现行有效</li>
+<li>【效力级别】 省级地方性法规</li></ul></div>
+<div class="fulltext"><p>福建省大数据发展条例</p>
+<p>2021年12月15日福建省第十三届人民代表大会常务委员会第三十次会议通过</p><p>第一条　为了……</p></div></body></html>"""
+    found, doc = run(html, target="province-350000")
+    v = doc["values"]
+    assert (v["title"], v["doc_number"], v["date"], v["validity"]) == (
+        "福建省大数据发展条例", "福建省人民代表大会常务委员会公告〔十三届〕第七十八号", "2021-12-15", "现行有效")
+    assert doc["checks"]["issued_by_target"] is True
+    assert "data_legislation" in leaves(found)
+
+
+def test_announcement_heading_with_a_term_number_and_no_metadata(run) -> None:
+    html = """<html><head><title>福建省人民代表大会常务委员会公告</title></head><body><div class="main">
+<p align="center">福建省人民代表大会常务委员会公告</p><p align="center">〔十三届〕第七十八号</p>
+<p>《福建省大数据发展条例》已于2021年12月15日经福建省第十三届人民代表大会常务委员会第三十次会议通过，现予公布，自2022年2月1日起施行。</p>
+<p align="right">福建省人民代表大会常务委员会</p><p align="right">二〇二一年十二月十五日</p></div></body></html>"""
+    found, doc = run(html, target="province-350000")
+    v = doc["values"]
+    assert (v["title"], v["doc_number"], v["issuer"], v["date"]) == (
+        "福建省大数据发展条例", "福建省人民代表大会常务委员会公告〔十三届〕第七十八号", "福建省人民代表大会常务委员会",
+        "2021-12-15")
+    assert "data_legislation" in leaves(found)
+
+
 # --- 2. decree and announcement numbers as 文号 ----------------------------------------------------
 def test_state_council_decree_page(run) -> None:
     html = """<html><head><title>关键信息基础设施安全保护条例_国务院文件_中国政府网</title></head><body>
