@@ -9,6 +9,7 @@ documents, and working days on the Chinese holiday calendar. Every class has neg
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -502,3 +503,20 @@ def test_simweb_document_numbers_are_recovered(registry, web) -> None:
                 wrong.append((site.site_id, it.key, it.docno, doc and doc.doc_number))
     assert dialects >= set("令告【［[（０"), dialects
     assert checked > 1000 and not wrong, wrong[:10]
+
+
+def test_windvane_inspect_reports_an_undated_document_as_date_unknown(tmp_path) -> None:
+    from tests.conftest import run_cli
+
+    page = tmp_path / "undated.html"
+    page.write_text("""<html><head><meta charset="utf-8"><title>金华市政务数据共享管理办法</title></head><body>
+<h1>金华市政务数据共享管理办法</h1><div class="info">来源：金华市人民政府办公室</div>
+<p style="text-align:center">金政办发〔2023〕21号</p><p>第一条　为了推进政务数据共享……</p></body></html>""",
+                    encoding="utf-8")
+    proc = run_cli("inspect", str(page), "--target", "gdp100-330700", "--json", check=True)
+    out = json.loads(proc.stdout)
+    doc = next(f for f in out if f["kind"] == "document")
+    assert doc["values"]["doc_number"] == "金政办发〔2023〕21号"
+    assert doc["values"]["date"] == "unknown" and doc["checks"]["before_cutoff"] == "unknown"
+    assert doc["checks"]["issued_by_target"] is True
+    assert not any(f["indicator_id"] == "data_security_regulation" for f in out if f["kind"] == "finding")
