@@ -11,7 +11,8 @@ encoding to use and ``decode_html`` decodes with it:
    each **validated by strict decoding**: a candidate the bytes do not decode under is
    skipped. A GB or single-byte declaration over bytes that are valid multi-byte UTF-8 is
    taken for a mistake too (UTF-8 text almost never decodes by accident, GB18030 and
-   Latin-1 decode almost anything);
+   Latin-1 decode almost anything), and so is a single-byte declaration (a server's default
+   ``charset=ISO-8859-1``) over bytes that read as Chinese in GB18030;
 3. if no candidate decodes strictly, the candidates again, each accepted with a **few bad
    bytes** (:func:`tolerable`: at most 5% of the non-ASCII bytes, and five Chinese
    characters or more per bad byte), as browsers do: a GBK page whose titles a CMS cut by byte
@@ -43,6 +44,8 @@ _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w\-.:]+)", re.I)
 # labels that decode almost any bytes: over valid multi-byte UTF-8 they are taken for mistakes
 _LOOSE = {"gb18030", "big5", "shift_jis", "euc_jp", "euc_kr", "cp949", "cp1252", "iso8859-15", "cp1251"}
 _HEAD_BYTES = 65536  # meta declarations live in the head
+# single-byte labels servers send by default (Tomcat/IIS ISO-8859-1): over Chinese text they are mistakes
+_SINGLE_BYTE = {"cp1252", "iso8859-15", "cp1251", "iso8859-2", "cp1250"}
 
 
 def norm_encoding(enc: str | None) -> str | None:
@@ -102,6 +105,22 @@ def tolerable(body: bytes, enc: str) -> bool:
     return bad <= max(1.0, non_ascii * _BAD_SHARE) and len(_CJK.findall(text)) >= _CJK_PER_BAD * bad
 
 
+_RUNS = re.compile(rb"[\x80-\xff]{4,}")
+
+
+def _reads_as_chinese(body: bytes) -> bool:
+    """Whether the bytes read as GB18030 Chinese text, bad bytes aside.
+
+    Chinese text puts its non-ASCII bytes in runs (two CJK characters are four bytes in a row);
+    Latin-1 text has them one by one between letters ("crème" is E8 between ASCII, which GBK
+    would also read, as 鑝): most non-ASCII bytes must sit in runs of four or more.
+    """
+    high = len(_NON_ASCII.findall(body))
+    if not high or sum(len(r) for r in _RUNS.findall(body)) < 0.7 * high or not tolerable(body, "gb18030"):
+        return False
+    return len(_CJK.findall(body.decode("gb18030", errors="replace"))) >= 4
+
+
 def detect(body: bytes) -> str:
     """Best guess for bytes that declare nothing: strict UTF-8, strict GB18030, the same two
     with a few bad bytes, charset-normalizer."""
@@ -147,6 +166,9 @@ def html_encoding(body: bytes, content_type: str | None = None, declared: str | 
                 return "utf-8"
             if enc == "utf-8":
                 continue
+        if enc in _SINGLE_BYTE and _reads_as_chinese(body):
+            tried.remove(enc)  # "charset=ISO-8859-1" over a GBK body: Chinese never comes out as Latin-1
+            continue
         if _decodes(body, enc):
             return enc
     # nothing declared decodes strictly: a declaration with a few bad bytes still holds

@@ -10,8 +10,9 @@ The body is found the way readability-style extractors find it, with no CMS's cl
 
 * **text holders**: elements carrying prose of their own (their direct text and the text of
   inline children, link text excluded) of at least ``_MIN_HOLDER`` characters with sentence
-  punctuation. Each holder credits its prose to itself, fully to its parent and half to its
-  grandparent; the element with most credit is the body candidate. Inside ``<article>``,
+  punctuation. Each holder credits its prose fully to its parent and half to its grandparent
+  (a ``<div>``/``<td>`` holding ``<br>``-separated lines to itself too); the element with most
+  credit is the body candidate, the innermost on ties. Inside ``<article>``,
   ``<main>`` or ``role="main"``/``role="article"`` (when a page has them) only holders
   there count.
 * **an article page**: not the home page, not a list (five or more dated headlines), and
@@ -51,6 +52,7 @@ _DATE = re.compile(r"(?:19|20)\d{2}\s*[年\-/.]\s*\d{1,2}\s*[月\-/.]\s*\d{1,2}"
 
 
 _HOLDER_TAGS = ("p", "div", "td", "li", "dd", "section", "article", "pre", "blockquote", "center", "font", "span")
+_CONTAINERS = {"div", "td", "section", "article", "center"}
 _FURNITURE_TAGS = {"nav", "header", "footer", "aside", "form", "button", "select", "textarea", "template"}
 
 
@@ -128,7 +130,8 @@ def article_zone(page: PageDoc) -> list[tuple[int, int]]:
         return page._zone
     credit: dict[Any, float] = {}
     for el, n in holders:
-        credit[el] = credit.get(el, 0.0) + n
+        if el.tag in _CONTAINERS:  # a <div id="zoom"> of <br>-separated lines is a body itself; a <p> is not
+            credit[el] = credit.get(el, 0.0) + n
         parent = el.getparent()
         if parent is not None:
             credit[parent] = credit.get(parent, 0.0) + n
@@ -169,6 +172,6 @@ def article_zone(page: PageDoc) -> list[tuple[int, int]]:
 def in_body(page: PageDoc, start: int, end: int) -> bool:
     """Whether the span [start, end) of the page's visible text lies in an article's body or headline."""
     for a, b in article_zone(page):
-        if a <= start < b or (start == end == a) or (start < b and a < end):
-            return True
+        if a <= start < b or (start < b and a < end) or (start == end and a <= start <= b):
+            return True  # an empty span (an image) at the body's last offset is inside it
     return False

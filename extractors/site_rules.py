@@ -5,7 +5,8 @@ Registered into ``extractors.matchers`` on import (``extractors.rules`` imports 
 
 ``css``        elements selected by a CSS selector (lxml + cssselect), optionally filtered by
                an attribute regex (``attr`` + ``pattern``) or a regex on the element's text
-               (``text``, ``max_text``), and ``not_in_body`` (not in an article's body);
+               (``text``, ``max_text``), ``not_in_body`` (not in an article's body) and
+               ``not_in_link`` (not inside an ``<a>``, which the link rules judge);
 ``page``       the page itself, when its kind (``home``, ``document``, ``list``, ``article``,
                ``probe``, ``other``), its crawl depth (``depth_max``), or its title fit;
 ``http``       what the crawl stored about the response: ``scheme``, ``status`` (regex on the
@@ -98,7 +99,7 @@ def dated_items(page: PageDoc) -> list[tuple[date, int]]:
 
 # --- page-level kinds ------------------------------------------------------------------------
 class CssMatcher(Matcher):
-    FIELDS = {"selector", "attr", "pattern", "text", "max_text", "not_in_body"}
+    FIELDS = {"selector", "attr", "pattern", "text", "max_text", "not_in_body", "not_in_link"}
 
     def __init__(self, spec: dict, path: tuple):
         sel = spec.get("selector")
@@ -114,6 +115,7 @@ class CssMatcher(Matcher):
         self.text = compile_regex(spec.get("text"), path + ("text",))
         self.max_text = spec.get("max_text")
         self.not_in_body = bool(spec.get("not_in_body"))
+        self.not_in_link = bool(spec.get("not_in_link"))
         if self.pattern is not None and not self.attr:
             raise MatchError(path + ("pattern",), "'pattern' needs 'attr' (the attribute it applies to)")
         # an element's collapsed text is a part of the whole tree's: without one of these words
@@ -137,6 +139,8 @@ class CssMatcher(Matcher):
             if self.max_text is not None and len(label) > self.max_text:
                 continue
             if self.text is not None and not self.text.search(label):
+                continue
+            if self.not_in_link and any(a.tag == "a" for a in el.iterancestors()):
                 continue
             start = page.text.find(label) if label else -1
             if self.not_in_body:

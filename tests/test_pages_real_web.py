@@ -154,6 +154,25 @@ def test_a_service_page_describing_its_hotline_is_no_article(tmp_path, ruleset):
     assert _findings(tmp_path, ruleset, html, "https://www.jiahe.gov.cn/hdjl/index.html", "hotline_12345")
 
 
+def test_a_hotline_image_outside_links_is_an_entry_but_not_a_photo_or_a_thumbnail(tmp_path, ruleset):
+    float_div = ('<div class="float-rx" id="rx12345" style="position:fixed;right:8px;top:45%">'
+                 '<img src="/res/rx.png" alt="12345政务服务便民热线"><i class="close">×</i></div>'
+                 '<script>document.getElementById("rx12345").addEventListener("click", function () {'
+                 'window.open(window.rxUrl); });</script>')
+    home = f'<html><head><meta charset="utf-8"><title>嘉禾市人民政府</title></head><body>{float_div}</body></html>'
+    found = _findings(tmp_path, ruleset, home, "https://www.jiahe.gov.cn/", "hotline_12345")
+    assert [f["rule_id"] for f in found] == ["hotline_12345.image_label"]
+    photo = NEWS_HTML5.replace("{footer}", "").replace(
+        "<p>截至目前", '<p><img src="/u/202308/p1.jpg" alt="12345热线话务员正在接听市民来电"></p><p>截至目前')
+    assert _findings(tmp_path, ruleset, photo, "https://www.jiahe.gov.cn/xwzx/gzdt/202308/t20230821_99120.html",
+                     "hotline_12345", "photo.html") == []
+    thumbs = ('<html><head><meta charset="utf-8"><title>图片新闻</title></head><body><ul class="pic-list">'
+              '<li><a href="/xwzx/tpxw/202309/t20230911_5521.html"><img src="/u/t1.jpg" alt="12345热线"></a>'
+              '<span>2023-09-11</span></li></ul></body></html>')
+    assert _findings(tmp_path, ruleset, thumbs, "https://www.jiahe.gov.cn/xwzx/tpxw/index.html", "hotline_12345",
+                     "thumbs.html") == []
+
+
 def test_an_elderly_mode_mentioned_in_an_article_is_no_switch(tmp_path, ruleset):
     html = """<html><head><meta charset="utf-8"><title>市政府门户网站完成适老化改造</title></head><body>
     <div class="hd"><a href="/">首页</a></div><h1>市政府门户网站完成适老化改造</h1><p class="src">来源：市大数据局</p>
@@ -334,6 +353,16 @@ def test_a_gbk_body_is_never_taken_for_utf8_with_a_few_errors():
     assert html_encoding(short, "text/html; charset=utf-8") == "gb18030"
     body = _gbk_list("")
     assert not tolerable(body, "utf-8") and tolerable(body, "gb18030")
+
+
+def test_a_server_default_latin1_header_over_gbk_is_not_taken():
+    body = _gbk_list("")  # no meta: only the (wrong) header speaks
+    text, enc = decode_html(body, "text/html; charset=ISO-8859-1")
+    assert enc == "gb18030" and "政务服务便民热线" in text
+    strict = "<html><body><p>关于做好二〇二三年防汛工作的通知</p></body></html>".encode("gbk")
+    assert decode_html(strict, "text/html; charset=iso-8859-1")[1] == "gb18030"
+    latin = "<html><body><p>Café crème brûlée, naïve façade</p></body></html>".encode("latin-1")
+    assert decode_html(latin, "text/html; charset=ISO-8859-1") == (latin.decode("cp1252"), "cp1252")
 
 
 def test_the_rules_read_a_cut_gbk_page_as_chinese(tmp_path, ruleset):
