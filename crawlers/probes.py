@@ -118,13 +118,15 @@ class ProbesMixin:
                                               meta=meta, dont_filter=True))
 
     def send_tls_probe(self, host: str, st: Any) -> None:
-        """The verified TLS probe of the portal's host (``crawlers.tls``), in a thread; stored when done.
+        """The verified TLS probe of the portal's host (``crawlers.tls``), in a thread of a pool of
+        four; stored when done.
 
         Counted as outstanding like a request, and the spider is kept open (``spider_idle``)
         until every probe has been stored.
         """
         from scrapy import signals
-        from twisted.internet.threads import deferToThread
+        from twisted.internet import reactor
+        from twisted.internet.threads import deferToThreadPool
 
         from crawlers.tls import probe_tls, store_tls
 
@@ -136,9 +138,10 @@ class ProbesMixin:
         meta = {"site_id": st.site_id, "wv_run": self.run_id}  # type: ignore[attr-defined]
         st.outstanding += 1
         pending.add(host)
-        d = deferToThread(probe_tls, host, 443, proxy=self.proxy,  # type: ignore[attr-defined]
-                          ca_bundle=settings.get("WINDVANE_CA_BUNDLE"),
-                          timeout=settings.getfloat("DOWNLOAD_TIMEOUT", 20.0))
+        d = deferToThreadPool(reactor, self._tls_pool(), probe_tls, host, 443,
+                              proxy=self.proxy,  # type: ignore[attr-defined]
+                              ca_bundle=settings.get("WINDVANE_CA_BUNDLE"),
+                              timeout=settings.getfloat("DOWNLOAD_TIMEOUT", 20.0))
 
         def stored(facts: Any) -> None:
             if self.writer is not None:  # type: ignore[attr-defined]
@@ -154,6 +157,18 @@ class ProbesMixin:
 
         d.addCallback(stored)
         d.addBoth(done)
+
+    def _tls_pool(self) -> Any:
+        """A small thread pool of its own: a slow TLS host never holds the reactor's threads (DNS)."""
+        pool = self.__dict__.get("_tls_threads")
+        if pool is None:
+            from twisted.internet import reactor
+            from twisted.python.threadpool import ThreadPool
+
+            pool = self._tls_threads = ThreadPool(minthreads=0, maxthreads=4, name="windvane-tls-probe")
+            pool.start()
+            reactor.addSystemEventTrigger("during", "shutdown", pool.stop)
+        return pool
 
     def _tls_idle(self, spider: Any = None) -> None:
         if self.__dict__.get("_tls_pending"):
