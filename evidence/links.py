@@ -12,7 +12,8 @@ element names, or None:
    ``location.replace(u)`` — with ``u`` a string literal;
 2. else any call in the handler whose first argument is a string literal that looks like a
    URL (``http(s)://``, ``//``, a path starting with ``/``, ``./`` or ``../``, or a file
-   name ending in ``.html``/``.htm``/``.shtml``/``.jsp``): ``openUrl('…')``, ``jump('…')``;
+   name ending in ``.html``/``.htm``/``.shtml``/``.jsp``) and not an image, style or script
+   (``showImg('/u/1.jpg')``): ``openUrl('…')``, ``jump('…')``;
 3. else, for an element with a click handler (or ``role="link"``), a ``data-url`` /
    ``data-href`` / ``data-link`` attribute.
 
@@ -30,6 +31,7 @@ _NAV_CALL = re.compile(
     r"""(?:\.\s*href\s*=|\.\s*assign\s*\(|\.\s*replace\s*\(|=)(?!=))\s*\(?\s*(['"])([^'"]+)\1""", re.I)
 _ANY_CALL = re.compile(r"""[A-Za-z_$][\w$.]*\s*\(\s*(['"])([^'"]+)\1""")
 _URLISH = re.compile(r"^(?:https?://|//|\.{0,2}/)[^\s<>]*$|^[\w\-./]+\.(?:s?html?|jsp|aspx?|php)(?:[?#]\S*)?$", re.I)
+_NOT_PAGE = re.compile(r"\.(?:jpe?g|png|gif|bmp|webp|svg|ico|css|js|mp3|mp4|swf)(?:[?#]|$)", re.I)  # showImg('/a.jpg')
 _DATA_ATTRS = ("data-url", "data-href", "data-link")
 _NOT_TARGET = ("javascript:", "#", "about:", "mailto:", "tel:", "data:")
 
@@ -51,7 +53,7 @@ def script_target(js: str) -> str | None:
             return u
     for m in _ANY_CALL.finditer(js):
         u = _usable(m.group(2))
-        if u and _URLISH.match(u):
+        if u and _URLISH.match(u) and not _NOT_PAGE.search(u):
             return u
     return None
 

@@ -154,6 +154,18 @@ def test_a_service_page_describing_its_hotline_is_no_article(tmp_path, ruleset):
     assert _findings(tmp_path, ruleset, html, "https://www.jiahe.gov.cn/hdjl/index.html", "hotline_12345")
 
 
+def test_an_attachment_about_the_hotline_is_no_entry(ruleset):
+    from extractors.engine import Context, parse_text, run_rules
+
+    text = ("嘉禾市12345政务服务便民热线工单办理规范\n第一条 为规范12345政务服务便民热线工单办理，制定本规范。\n"
+            "第二条 热线号码为12345，提供7×24小时人工服务。")
+    page = parse_text(text, "https://www.jiahe.gov.cn/zwgk/fgwj/202305/P020230512331.pdf")
+    assert any(f.leaf_id == "hotline_12345" for f in run_rules(page, ruleset, Context()))  # a plain text: judged
+    page = parse_text(text, "https://www.jiahe.gov.cn/zwgk/fgwj/202305/P020230512331.pdf")
+    page.info = {"kind": "attachment", "status": 200, "depth": 3}
+    assert not any(f.leaf_id == "hotline_12345" for f in run_rules(page, ruleset, Context()))
+
+
 def test_a_hotline_image_outside_links_is_an_entry_but_not_a_photo_or_a_thumbnail(tmp_path, ruleset):
     float_div = ('<div class="float-rx" id="rx12345" style="position:fixed;right:8px;top:45%">'
                  '<img src="/res/rx.png" alt="12345政务服务便民热线"><i class="close">×</i></div>'
