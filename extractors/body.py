@@ -24,8 +24,8 @@ The body is found the way readability-style extractors find it, with no CMS's cl
 * **the headline** belongs to the article: ``<h1>`` elements and any block whose text is part
   of the page's ``<title>`` / ``ArticleTitle`` count as body on an article page.
 
-Furniture repeats on every page of a site while a body does not; rules that aggregate over a
-site see that as many pages with the same evidence. On one page, structure decides.
+Everything here is decided on the one page, by structure. Repetition across a site's pages
+(furniture repeats, a body does not) is not used: the extract pass reads pages one at a time.
 """
 
 from __future__ import annotations
@@ -127,8 +127,8 @@ def article_zone(page: PageDoc) -> list[tuple[int, int]]:
         return page._zone
     page._zone = []
     root = page.root
-    if root is None or page.kind != "html" or not page.spans or _is_home(page):
-        return page._zone
+    if root is None or page.kind != "html" or not page.spans or _is_home(page) or _dated_headlines(page) >= 5:
+        return page._zone  # no article: a home page, a list of dated headlines
     holders = _holders(_scope(root))
     if not holders:
         return page._zone
@@ -148,8 +148,6 @@ def article_zone(page: PageDoc) -> list[tuple[int, int]]:
         return page._zone
     body_prose = sum(n for el, n in holders if el is best or any(a is best for a in el.iterancestors()))
     total = sum(n for _, n in holders)
-    if _dated_headlines(page) >= 5:
-        return page._zone
     published = any(page.meta.get(k) for k in _PUB_META) or bool(_PUB_LINE.search(page.text[:span[0] + 400]))
     article = (published and body_prose >= _MIN_BODY) or \
         (body_prose >= _LONG_BODY and body_prose >= _PROSE_SHARE * total)
