@@ -42,7 +42,8 @@ def diff_runs(store: Store, run_a: str, run_b: str) -> str:
 
     def why(sites: dict, tid: str) -> str:
         s = sites.get(site_of.get(tid, ""), {})
-        return f"{s.get('status') or 'status unknown'}: {s.get('reason') or 'no reason stored'}"
+        status, reason = s.get("status") or "status unknown", s.get("reason") or "no reason stored"
+        return status if reason == status else f"{status}: {reason}"
     lines = [f"diff {run_a} (campaign {ra['campaign']}) -> {run_b} (campaign {rb['campaign']})"]
     if (ra.get("rules_version") or "") != (rb.get("rules_version") or ""):
         lines.append(f"rules version: {ra.get('rules_version')} -> {rb.get('rules_version')}")

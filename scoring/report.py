@@ -158,9 +158,10 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
     if groups and index_ids:
         chart_files["radar_all"] = charts.radar(summ["index_rates"].loc[groups], labels, names,
                                                 "平均得分率雷达图", out / "radar_all.png").name
-        chart_files["distribution"] = charts.distribution(scored, index_ids, labels, names,
-                                                          out / "index_rates.png").name
-        chart_files["leaders"] = charts.leaders_bars(scored, names, out / "leaders.png").name
+        if len(scored):  # nobody assessed: no distribution, no leaders
+            chart_files["distribution"] = charts.distribution(scored, index_ids, labels, names,
+                                                              out / "index_rates.png").name
+            chart_files["leaders"] = charts.leaders_bars(scored, names, out / "leaders.png").name
     if len(summ["dispersion"]):
         chart_files["mean_sd"] = charts.mean_sd(summ["dispersion"], names, float(cfg["dispersion_threshold"]),
                                                 out / "mean_sd.png").name
