@@ -258,6 +258,10 @@ def read_document(page: PageDoc) -> DocumentInfo | None:
             doc_number = doc_number.strip() + nxt.group(0)
     if not doc_number:
         doc_number = _own_line_number(page)
+    if not doc_number:  # in parentheses at the end of the title: 关于印发…的通知（浙政办发〔2023〕5号）
+        m = re.search(r"[（(]\s*([^（）()]{4,40})\s*[)）]\s*$", title.translate(FULLWIDTH))
+        if m and DOC_NUMBER.fullmatch(m.group(1).strip()):
+            doc_number = m.group(1).strip()
     note = find_promulgation(page.text, title) if page.text else None
     if note is not None and note.doc_number and not doc_number:
         doc_number = note.doc_number

@@ -297,6 +297,18 @@ def test_document_numbers_on_a_line_of_their_own(run, number: str) -> None:
     assert doc["values"]["doc_number"] == want
 
 
+def test_document_number_in_parentheses_after_the_title_but_not_a_cited_one(run) -> None:
+    html = """<html><head><title>关于印发湖州市数字政府建设实施方案的通知（湖政办发〔2022〕31号）</title></head><body>
+<table><tr><td>发布机构</td><td>湖州市人民政府办公室</td></tr><tr><td>成文日期</td><td>2022-09-02</td></tr></table>
+<h1>关于印发湖州市数字政府建设实施方案的通知（湖政办发〔2022〕31号）</h1>
+<p>为贯彻落实《浙江省人民政府关于深化数字政府建设的实施意见》（浙政发〔2022〕23号），现将方案印发给你们。</p></body></html>"""
+    _found, doc = run(html)
+    assert doc["values"]["doc_number"] == "湖政办发〔2022〕31号"
+    cited = html.replace("（湖政办发〔2022〕31号）", "")
+    _found, doc = run(cited)
+    assert doc["values"]["doc_number"] == ""  # the number cited in the first sentence is another document's
+
+
 def test_penalty_decision_number(run) -> None:
     html = """<html><head><title>行政处罚决定书</title></head><body><h2>杭州市市场监督管理局行政处罚决定书</h2>
 <p>杭市监罚决字〔2023〕8号</p><p>当事人：某某科技有限公司</p></body></html>"""
