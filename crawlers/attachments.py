@@ -353,13 +353,15 @@ class AttachmentsMixin:
         if url in st.seen:
             return True
         st.seen[url] = depth + 1
-        if fmt not in UNSUPPORTED and (st.att_count >= ATTACHMENTS_PER_SITE
-                                       or st.att_bytes >= ATTACHMENT_BYTES_PER_SITE):
+        settings = self.crawler.settings  # type: ignore[attr-defined]
+        max_files = settings.getint("WINDVANE_MAX_ATTACHMENTS", ATTACHMENTS_PER_SITE)
+        max_bytes = settings.getint("WINDVANE_MAX_ATTACHMENT_BYTES", ATTACHMENT_BYTES_PER_SITE)
+        if fmt not in UNSUPPORTED and (st.att_count >= max_files or st.att_bytes >= max_bytes):
             if self.writer:  # type: ignore[attr-defined]
                 self.writer.add_failure(  # type: ignore[attr-defined]
                     site_id=st.site_id, url=url, referrer=referrer,
-                    reason=f"attachment not fetched: the site's cap of {ATTACHMENTS_PER_SITE} attachments or "
-                           f"{ATTACHMENT_BYTES_PER_SITE >> 20} MB is reached: {url}")
+                    reason=f"attachment not fetched: the site's cap of {max_files} attachments or "
+                           f"{max_bytes >> 20} MB is reached: {url}")
             return True
         if fmt not in UNSUPPORTED:
             st.att_count += 1

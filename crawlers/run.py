@@ -56,6 +56,7 @@ class CrawlOptions:
     browser: str = "auto"  # "auto" | "never" | "always" (see crawlers.browser)
     browser_tabs: int = 4  # browser pages (tabs) rendering at once, reused
     per_host: int = 4
+    max_attachments: int = 300  # per site (crawlers/attachments.py); bytes are capped at 300 MB per site
     autothrottle: bool = False
     timeout: float = 20.0
     retries: int = 2
@@ -111,6 +112,7 @@ def scrapy_settings(opts: CrawlOptions, jobdir: str | None = None) -> dict[str, 
                                    "crawlers.browser.BrowserMiddleware": 540,
                                    "crawlers.browser.BrowserCookiesMiddleware": 701},
         "WINDVANE_BROWSER": opts.browser,
+        "WINDVANE_MAX_ATTACHMENTS": opts.max_attachments,
         "WINDVANE_BROWSER_PAGES": opts.browser_tabs,
         "EXTENSIONS": {"crawlers.extensions.ProgressLog": 500},
         "WINDVANE_PROXY": opts.proxy,

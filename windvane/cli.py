@@ -67,7 +67,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         max_pages=args.max_pages, sites=args.site or None, concurrency=args.concurrency,
         delay=args.delay, obey_robots=not args.ignore_robots, progress=not args.quiet,
         browser=args.browser, browser_tabs=args.browser_tabs, timeout=args.timeout,
-        autothrottle=args.delay > 0,  # AutoThrottle for real servers; --delay 0 (a local web) turns it off
+        autothrottle=args.delay > 0, max_attachments=args.max_attachments,  # AutoThrottle for real servers; --delay 0 (a local web) turns it off
     )
     if args.ca_bundle:
         from crawlers.tls import check_ca_bundle
@@ -249,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "slowing down further for slow hosts; 0 for a local or simulated web: no delay, no AutoThrottle). "
                          "robots.txt Crawl-delay and Retry-After always apply")
     sp.add_argument("--site", action="append", help="crawl only this site_id (repeatable)")
+    sp.add_argument("--max-attachments", type=int, default=300,
+                    help="PDF/DOC/DOCX attachments fetched per site at most (default: %(default)s; 300 MB per site)")
     sp.add_argument("--ignore-robots", action="store_true")
     sp.add_argument("--browser", choices=["auto", "never", "always"], default="auto",
                     help="auto: Chromium only for JavaScript challenges, script-built pages and sites marked "
