@@ -34,7 +34,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from scoring.report import write_report
     from scoring.run import score
     from simweb.server import SimWebProcess
-    from windvane.truth import evaluate, format_quality, load_truth, score_agreement
+    from windvane.truth import evaluate, format_quality, load_truth, score_agreement, status_agreement
 
     started = time.monotonic()
     ruleset = load_rules(ROOT / "rules")  # a broken rule file stops the demo before any work
@@ -82,12 +82,20 @@ def run_demo(args: argparse.Namespace) -> int:
         truth = load_truth(truth_path)
         quality = evaluate(store, DEMO_CAMPAIGN, truth, sites)
         agree, total, _bad = score_agreement(store, run_id, truth, ruleset.tree, sites)
+        wrong_status = status_agreement(store, DEMO_CAMPAIGN, truth, sites)
+        statuses = dict(store.conn.execute("select coalesce(status, 'not crawled'), count(*) from sites "
+                                           "where campaign = ? group by 1", [DEMO_CAMPAIGN]).fetchall())
         n_pages = store.conn.execute("select count(*) from pages where campaign=?", [DEMO_CAMPAIGN]).fetchone()[0]
 
     print()
     print("evidence against the simulated web's truth (site level; ev.prec = evidence rows on true pages):")
     print(format_quality(quality))
-    print(f"targets whose leaf points equal the truth's: {agree}/{total}")
+    print(f"targets whose leaf points equal the truth's: {agree}/{total} (not-assessed targets agree when unscored)")
+    n_sites = sum(statuses.values())
+    print(f"site statuses: {', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))}; "
+          f"as the simulated web's access faults deserve: {n_sites - len(wrong_status)}/{n_sites}")
+    for sid, want, got, reason in wrong_status:
+        print(f"  {sid}: expected {want}, got {got} ({reason})")
     print()
     print(f"pages stored: {n_pages} (crawl took {crawl_s:.0f}s)")
     print(f"store:  {store_path}")
