@@ -83,8 +83,11 @@ def run_demo(args: argparse.Namespace) -> int:
         quality = evaluate(store, DEMO_CAMPAIGN, truth, sites)
         agree, total, _bad = score_agreement(store, run_id, truth, ruleset.tree, sites)
         wrong_status = status_agreement(store, DEMO_CAMPAIGN, truth, sites)
-        statuses = dict(store.conn.execute("select coalesce(status, 'not crawled'), count(*) from sites "
-                                           "where campaign = ? group by 1", [DEMO_CAMPAIGN]).fetchall())
+        statuses: dict[str, int] = {}
+        for sid, st in store.conn.execute("select site_id, coalesce(status, 'not crawled') from sites "
+                                          "where campaign = ?", [DEMO_CAMPAIGN]):
+            if not sites or sid in sites:
+                statuses[st] = statuses.get(st, 0) + 1
         n_pages = store.conn.execute("select count(*) from pages where campaign=?", [DEMO_CAMPAIGN]).fetchone()[0]
 
     print()
