@@ -104,13 +104,19 @@ def test_hotline_in_an_article_body_or_headline_is_no_entry(tmp_path, ruleset, h
     assert _findings(tmp_path, ruleset, html, url, "hotline_12345") == []
 
 
-def test_the_same_article_page_with_a_footer_line_has_the_entry_in_the_footer(tmp_path, ruleset):
-    html = NEWS_HTML5.replace("{footer}", "<p>市民服务热线：12345　技术支持：嘉禾市大数据中心</p>")
+@pytest.mark.parametrize("line,entry", [
+    ("市民服务热线：12345　技术支持：嘉禾市大数据中心", True),
+    ("市长公开电话 12345　传真：0577-88021235", True),
+    ("24小时便民服务热线：0577-12345", True),
+    ("传真：0577-88123456　邮编：312345", False),
+])
+def test_the_same_article_page_with_a_footer_line_has_the_entry_in_the_footer(tmp_path, ruleset, line, entry):
+    html = NEWS_HTML5.replace("{footer}", f"<p>{line}</p>")
     found = _findings(tmp_path, ruleset, html, "https://www.jiahe.gov.cn/xwzx/gzdt/202308/t20230821_99120.html",
                       "hotline_12345")
-    assert found and all("市民服务热线：12345" in f["values"]["context"] for f in found)
+    assert bool(found) is entry
     body_end = parse_html(html).text.index("小程序反映")
-    assert all(f["start"] > body_end for f in found)
+    assert all(f["start"] > body_end and "12345" in f["values"]["context"] for f in found)
 
 
 def test_floating_icon_with_alt_text_on_the_home_page_is_an_entry(tmp_path, ruleset):
