@@ -7,6 +7,8 @@ visible text, the values it extracted and the checks it made. A policy-document 
 also reported once with its metadata (``kind: "document"``, ``indicator_id: "document"``) and
 every check, whether or not a rule matched, so a rule author sees why a document was
 rejected. Without a target, "issued by this target" is ``"not_evaluated"``, never guessed.
+For a stored URL whose site's site-level rules `windvane extract` did not evaluate (no 2xx
+portal home page, too few pages), one record per such leaf says why (``kind: "not_evaluated"``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from evidence.coverage import not_evaluated
 from evidence.store import StoreError
 from extractors.document import TargetNames
 from extractors.engine import (
@@ -83,6 +86,7 @@ def inspect_inputs(inputs: list[str], ruleset: RuleSet, target: str | None = Non
     ctx = Context(as_of_date(as_of), names)
     out: list[dict] = []
     for inp in inputs:
+        gaps: dict[str, str] = {}
         if "://" in inp and not inp.startswith("file://"):
             if store is None:
                 raise InspectError(f"{inp}: a URL is read from the store, but no store was given")
@@ -92,6 +96,8 @@ def inspect_inputs(inputs: list[str], ruleset: RuleSet, target: str | None = Non
             page = page_doc_from_row(store, row["campaign"], row)
             if page is None:
                 raise InspectError(f"{inp}: the stored page has no readable body or text")
+            # what `windvane extract` could not judge for the page's site (its site-level rules)
+            gaps = not_evaluated(store.conn, row["campaign"]).get(row.get("site_id") or "", {})
         else:
             path = Path(inp[7:] if inp.startswith("file://") else inp)
             page = _load_file(path, target_row.portal_url if target_row else None)
@@ -111,4 +117,9 @@ def inspect_inputs(inputs: list[str], ruleset: RuleSet, target: str | None = Non
                         "url": page.url, "snippet": doc.title, "start": doc.title_start, "end": doc.title_end,
                         "values": values, "checks": checks,
                         "host": urlsplit(page.url).hostname or ""})
+        for leaf_id, reason in gaps.items():
+            out.append({"input": inp, "kind": "not_evaluated", "indicator_id": leaf_id,
+                        "rule_id": f"{leaf_id}.not_evaluated", "rule_version": None, "points": None,
+                        "url": page.url, "snippet": reason, "start": 0, "end": 0, "values": {"reason": reason},
+                        "checks": {}})
     return out

@@ -422,6 +422,13 @@ def test_site_rules_need_a_2xx_portal_home_page_and_enough_pages(world):
     tid = _targets_of(world, ROLE["captcha"])[0]
     row = next(r for r in leaves_csv if r["target_id"] == tid and r["leaf_id"] == "link_health")
     assert row["not_evaluated"].startswith("link_health not evaluated: only 1 HTML page")
+    # and `windvane inspect` on the stored page: the CAPTCHA page alone is a site of one page, but the
+    # store says the site's site-level rules were not evaluated, and why
+    portal = world["targets"][tid].portal_url
+    found = json.loads(run_cli("inspect", portal, "--store", str(world["store"]), "--json", check=True).stdout)
+    gaps_seen = {f["indicator_id"]: f["snippet"] for f in found if f["kind"] == "not_evaluated"}
+    assert set(gaps_seen) == GATED_LEAVES
+    assert gaps_seen["link_health"] == "link_health not evaluated: only 1 HTML page answered 2xx (at least 5 needed)"
 
 
 def test_diff_names_targets_that_went_from_assessed_to_not_assessed(world):
