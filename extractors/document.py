@@ -33,7 +33,7 @@ LABELS: dict[str, list[str]] = {
     "issuer": ["发文机关", "发布机构", "发文单位", "发布单位", "发文机构", "制发机关", "制定机关",
                "发布机关", "生成机构", "公开机构", "责任部门", "信息公开机构", "发布部门", "颁布机关", "公布机关"],
     "source": ["信息来源", "来源"],
-    "written_date": ["成文日期", "发文日期", "成文时间", "印发日期", "制发日期", "通过日期"],
+    "written_date": ["成文日期", "发文日期", "成文时间", "印发日期", "制发日期", "通过日期", "生成日期"],
     "published_date": ["发布日期", "公开日期", "发布时间", "公开时间", "上载日期", "公布日期", "颁布日期"],
     "effective_date": ["生效日期", "施行日期", "生效时间", "实施日期"],
     "expiry_date": ["废止日期", "失效日期", "有效期至", "截止日期"],
@@ -57,6 +57,8 @@ _WHOLE = re.compile(rf"^{_SP}{_OPEN}{_SP}(?P<label>{_ALT}){_SP}{_CLOSE}{_SP}[:�
 _LEADING = re.compile(rf"^{_SP}(?P<label>{_ALT})[\s\u3000\xa0]+(?P<value>\S.*)$")
 _INLINE = re.compile(rf"(?:^|(?<=[\s\u3000\xa0|｜;；]))(?:(?P<label>{_ALT}){_SP}[:：]|[\[【［]{_SP}(?P<blabel>{_ALT}){_SP}[\]】］]{_SP}[:：]?)")
 _STRIP = re.compile(r"[\s\u3000\xa0]+")
+# a label this reader does not know, alone in its cell (公开方式：, 主题分类：): never another label's value
+_OTHER_LABEL = re.compile(r"^[\s\u3000\xa0]*[\u4e00-\u9fff][\u4e00-\u9fff\s\u3000\xa0]{1,9}[:：][\s\u3000\xa0]*$")
 
 _CN_NUM = r"(?:\d{1,5}|[一二三四五六七八九十百零〇]{1,7})"
 # 文号: 浙政发〔2023〕12号 (any of 〔〕 [] ［］ () （） 【】), 杭市监罚决字〔2023〕8号, 国务院令第588号,
@@ -142,8 +144,8 @@ def _labelled(page: PageDoc) -> dict[str, str]:
                     break
                 if vals and nxt.block:
                     break
-                if _INLINE.match(nxt.text):
-                    break
+                if _INLINE.match(nxt.text) or _OTHER_LABEL.match(nxt.text):
+                    break  # the next label (an empty value: 文号：　生成日期：…)
                 vals.append(nxt.text.strip())
                 j += 1
             value = "".join(vals).strip()
@@ -163,7 +165,7 @@ def _labelled(page: PageDoc) -> dict[str, str]:
                 end = found[k + 1].start() if k + 1 < len(found) else len(t)
                 value = t[m.end():end].strip(" \u3000\xa0|｜;；")
                 if not value and k + 1 == len(found) and i + 1 < len(segs) and not _WHOLE.match(segs[i + 1].text) \
-                        and not _INLINE.match(segs[i + 1].text):
+                        and not _INLINE.match(segs[i + 1].text) and not _OTHER_LABEL.match(segs[i + 1].text):
                     value = segs[i + 1].text.strip()
                 if f not in out and value:
                     out[f] = value[:300]
@@ -277,8 +279,13 @@ def read_document(page: PageDoc) -> DocumentInfo | None:
             return None
         if not doc_number and has_number and m:  # glued to the words before it: 根据…, …6日…
             doc_number = re.sub(r"^(?:日|根据|依据|按照|依照|经|以|及|和|与|印发|转发)+", "", m.group(0))
-    issuer = fields.get("issuer") or (note.issuer if note else "") or fields.get("source") \
-        or page.meta.get("contentsource", "")
+    # the body that adopted or promulgated a regulation, as its note under the title says, is its
+    # issuer even when a metadata table names the department that put it on the site (发布机构)
+    tpos = page.text.find(title) if (title and note is not None) else -1
+    own_note = note is not None and bool(note.issuer) and (
+        note.named_title == title or (tpos >= 0 and 0 <= note.start - tpos <= 400))
+    issuer = (note.issuer if own_note else "") or fields.get("issuer") or (note.issuer if note else "") \
+        or fields.get("source") or page.meta.get("contentsource", "")
     written = fields.get("written_date", "")
     published = fields.get("published_date", "") or page.meta.get("pubdate", "")
     if note is not None and note.date is not None and not parse_date(written):

@@ -44,7 +44,7 @@ _NUM = r"(?:\d{1,5}|[一二三四五六七八九十百零〇]{1,7})"
 _CONGRESS = re.compile(
     rf"(?P<place>[\u4e00-\u9fff]{{0,14}}?)第?{_ORD}届(?P<nat>全国)?(?:人民代表大会|人大)(?P<sc>常务委员会|常委会)?"
     rf"(?:第{_ORD}次(?:全体)?会议|{_ORD}次会议)")
-_ACT = re.compile(r"(?:审议|表决)?(通过|批准)")
+_ACT = re.compile(r"(?:审议|表决)?(通过|制定|批准)")
 _AMEND = re.compile(r"根据|修正|修订|修改")
 _CLAUSE_SPLIT = re.compile(rf"[，；。,;]|[\s\u3000]+(?=根据|{DATE})")
 _LEAD = re.compile(r"^(?:业经|[已经由于在并及、])+(?=[\u4e00-\u9fff]{2})")
@@ -139,7 +139,7 @@ def _parse_congress_note(note: str) -> Promulgation | None:
         d = parse_date(clause)
         if d is not None:
             dates.append(d)
-        if act.group(1) == "通过" and not issuer:
+        if act.group(1) != "批准" and not issuer:
             issuer = _congress_issuer(cm)
     if not issuer:
         return None

@@ -26,8 +26,10 @@ unchanged: the page still carries the evidence (its URL stays in the leaf's ``ur
 Traps added (recorded in ``data_legislation`` and ``data_security_regulation``):
 
 * ``other_government`` — another government's congress regulation as body text (a city reposting
-  its province's, a province reposting another province's), and, on a province's site, a city's
-  regulation that the provincial congress only approved (批准);
+  its province's, a province reposting another province's); the province's regulation in a city's
+  metadata table whose 发布机构 is the city department that put it on the site (only the adoption
+  note under the title says whose it is); and, on a province's site, a city's regulation that the
+  provincial congress only approved (批准);
 * ``draft`` — a decree-numbered, dated 办法 whose 征求意见稿 mark is only a line of its own under
   the title; the page title, the heading and the URL say nothing of a draft;
 * ``undated`` — an own regulation printed with no date at all (a note without its date, or an
@@ -314,6 +316,18 @@ def apply_document_forms(m: SiteModel, seed: int) -> None:
         other = m.province if m.level != "province" else _other_province(m, rng)
         it = _new_item(m, rng, "docform-repost", f"{other}{rng.choice(REG_NAMES)}", _congress_name(other), when())
         _congress_form(m, it, rng, place=other, level="province", sub=rng.choice(["after_title", "announcement"]))
+        _trap(m, "other_government", it.key)
+    if m.level != "province" and rng.random() < 0.4:  # the province's regulation, put on the site by a city department
+        dept = f"{m.name}{rng.choice(['司法局', '大数据发展管理局', '人民政府办公室'])}"
+        it = _new_item(m, rng, "docform-dept-repost", f"{m.province}{rng.choice(REG_NAMES)}", dept, when())
+        it.validity = "有效" if m.ident["has_validity"] else ""
+        it.index_no = f"{m.ident['org_code']}/{it.date.year}-{rng.randrange(1, 3000):05d}"
+        adopted = it.date - timedelta(days=rng.randrange(3, 20))
+        it.written = adopted
+        it.paras = [f"（{congress_note(m.province, 'province', adopted, rng, chinese=0.3)}）",
+                    *_articles(rng, "条例")]
+        if it.validity and "policy_validity_labels" in m.leaves and m.leaves["policy_validity_labels"].present:
+            m.leaves["policy_validity_labels"].refs.append(f"item:{it.key}")
         _trap(m, "other_government", it.key)
     if m.level == "province" and m.name in CAPITALS and rng.random() < 0.45:  # a city's, only approved here
         city = CAPITALS[m.name]
