@@ -223,8 +223,9 @@ def _regulation_title(page: PageDoc, title: str, note: Promulgation) -> str:
     decree / announcement heading names (《…》), else the page's title when it is a regulation's,
     else the heading line right above the note, else a part of the <title> that is one."""
     title = re.sub(r"\s*[（(][^（）()]*(?:通过|公布|批准|修正|修订)[^（）()]*[)）]\s*$", "", title)
-    if note.named_title and (_HEADING_TITLE.search(title) or not REGULATION_TITLE.match(title)):
-        return note.named_title
+    if note.named_title and (_HEADING_TITLE.search(title) or not title
+                             or ("《" not in title and not REGULATION_TITLE.match(title))):
+        return note.named_title  # a page titled by its decree / announcement heading (or by nothing useful)
     if REGULATION_TITLE.match(title):
         return title
     above = [ln.strip() for ln in page.text[max(0, note.start - 300):note.start].split("\n") if ln.strip()]
