@@ -20,7 +20,7 @@ The body is found the way readability-style extractors find it, with no CMS's cl
   ``<meta PubDate>`` / ``ArticleTitle``) and a body of ``_MIN_BODY`` prose characters, or
   a body of ``_LONG_BODY`` characters that holds most of the page's prose. A service page
   with a sentence about its hotline is no article.
-* **an attachment** (the text of a PDF/DOC/DOCX the crawl stored) is all body;
+* **a stored page without HTML** (the text of a PDF/DOC/DOCX the crawl stored) is all body;
 * **the headline** belongs to the article: ``<h1>`` elements and any block whose text is part
   of the page's ``<title>`` / ``ArticleTitle`` count as body on an article page.
 
@@ -122,7 +122,9 @@ def article_zone(page: PageDoc) -> list[tuple[int, int]]:
     cached = page._zone
     if cached is not None:
         return cached
-    if (page.info or {}).get("kind") == "attachment":  # a PDF/DOC's text is a document, never page furniture
+    if page.kind == "text" and page.info:
+        # a stored page without HTML (a PDF/DOC/DOCX's extracted text) is a document: no page furniture.
+        # (A text given to inspect or a rule example, with no crawl info, is judged as it is.)
         page._zone = [(0, len(page.text) + 1)]
         return page._zone
     page._zone = []
