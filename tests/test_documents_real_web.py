@@ -556,3 +556,5 @@ def test_windvane_inspect_reports_an_undated_document_as_date_unknown(tmp_path) 
     assert doc["values"]["date"] == "unknown" and doc["checks"]["before_cutoff"] == "unknown"
     assert doc["checks"]["issued_by_target"] is True
     assert not any(f["indicator_id"] == "data_security_regulation" for f in out if f["kind"] == "finding")
+    text = run_cli("inspect", str(page), "--target", "gdp100-330700", check=True).stdout
+    assert "date unknown" in text and "before_cutoff: unknown" in text and "金政办发〔2023〕21号" in text

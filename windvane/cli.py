@@ -156,6 +156,13 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     else:
         for f in findings:
             print(f"{f['input']}: {f['indicator_id']} [{f['rule_id']}] {f.get('snippet', '')!r}")
+            if f["kind"] == "document":  # the metadata read, and why a check failed or is unknown
+                v = f["values"]
+                print(f"    文号 {v['doc_number'] or '-'} | issuer {v['issuer'] or '-'} | date {v['date']}"
+                      f"{' | draft' if v['is_draft'] else ''}")
+                for check, result in f["checks"].items():
+                    if result is not True:
+                        print(f"    {check}: {result} ({v['check_notes'].get(check, '')})")
     return 0
 
 
