@@ -4,7 +4,10 @@
 label and value in adjacent ``<td>``s, ``<li><span>`` pairs, ``<dl>``, bold labels, or
 "label：value" lines — with labels padded by spaces, U+3000 or ``&nbsp;``, and returns a
 :class:`DocumentInfo` (title, 文号, issuer, dates, validity, draft flag) or None when the page
-is not a policy document.
+is not a policy document. A regulation printed as body text, with no metadata block, is read
+from its adoption or promulgation note (``extractors.promulgation``): the adopting body is its
+issuer, the decree / announcement number its 文号, the note's date its date. 文号 are normalised
+(``normalize_number``); a document with no date at all has ``date()`` None: "date unknown".
 
 ``TargetNames`` knows what a government calls itself (杭州市, 杭州, "市政府…" on its own
 city site) and which longer names of other governments contain its name (吉林省 vs 吉林市,
