@@ -141,3 +141,36 @@ def test_crawl_delay_and_robots_behind_a_challenge(full_campaign) -> None:
     for host, rs in log.items():  # every site's robots.txt disallows its search paths
         asked = [r["path"] for r in rs if r["path"].startswith(("/search/", "/was5/", "/jsearchfront/"))]
         assert not asked, (host, asked[:3])
+
+
+def test_not_assessed_targets_lead_the_report_without_score_rank_or_tier(full_campaign, tmp_path) -> None:
+    """The blocked and unreachable sites of the fault campaign: their targets have no total, rank or tier,
+    enter no statistic, and come first in targets.csv, coverage.csv and report.html."""
+    import csv
+
+    from tests.conftest import run_cli
+
+    run_cli("report", "--store", str(full_campaign["store"]), "--run", "r1", "--out", str(tmp_path), check=True)
+    truth = full_campaign["truth"]["sites"]
+    not_assessable = {sid for sid, s in truth.items() if expected_status(s) in ("blocked", "unreachable")}
+    assert len(not_assessable) == 10
+    with open(tmp_path / "targets.csv", encoding="utf-8-sig") as f:
+        targets = list(csv.DictReader(f))
+    out = [t for t in targets if t["site_id"] in not_assessable]
+    assert out and targets[:len(out)] == out  # listed first
+    for t in out:
+        assert t["site_status"] in ("blocked", "unreachable") and t["site_reason"], t
+        assert t["total_points"] == "" and t["rank"] == "" and t["tier"] == "" and t["z_score"] == "", t
+    assessed = [t for t in targets if t["site_id"] not in not_assessable]
+    assert all(t["total_points"] != "" and t["rank"] != "" for t in assessed)
+    # ranks run 1..n over the assessed targets of each group: nobody ranked behind a blocked site
+    for grp in {t["group"] for t in assessed}:
+        ranks = sorted(int(float(t["rank"])) for t in assessed if t["group"] == grp)
+        assert ranks[0] == 1 and ranks[-1] <= len(ranks)
+    with open(tmp_path / "coverage.csv", encoding="utf-8-sig") as f:
+        coverage = list(csv.DictReader(f))
+    need = [c for c in coverage if c["site_status"] != "done"]
+    assert coverage[:len(need)] == need and {c["site_id"] for c in need} >= not_assessable
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    first_blocked = min(html.find(t["name_zh"]) for t in out if t["name_zh"] in html)
+    assert 0 < first_blocked < html.find("梯队")
