@@ -16,6 +16,7 @@ Then `windvane extract` over the store, and `windvane inspect` on GBK files writ
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -122,7 +123,10 @@ def test_gbk_pages_decode_whatever_they_declare(crawl):
         assert len(rows) >= 5, (sid, kind)
         for r in rows:
             assert r["encoding"] == "gb18030", r["url"]
-            assert "李堃" in r["text"] and "王喆" in r["text"] and "\ufffd" not in r["text"], r["url"]
+            assert "李堃" in r["text"] and "王喆" in r["text"], r["url"]
+            # the only bad bytes are headlines the CMS cut by byte count (gbk_cut_titles): one replacement
+            # character right before the "..." of a cut title, nowhere else (no mojibake, no other script)
+            assert "\ufffd" not in re.sub("\ufffd(?=\\.\\.\\.)", "", r["text"]), r["url"]
     # the header says UTF-8: the WARC keeps those original bytes (GBK), not a re-encoding
     url = _details(truth, "530000", "charset_header_utf8")[0]["urls"][0]
     row = conn.execute("select * from pages where final_url=?", [url]).fetchone()
