@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 MAX_FLOOR = 30.0  # seconds between two requests to a host, at most, from backoff
 MAX_WAIT = 600.0  # a Retry-After further away than this is taken as this (the crawl would stall)
-FIRST_BACKOFF = 0.5
+FIRST_BACKOFF = 0.25  # seconds between requests to a host after its first rate limit (then doubled)
 
 
 def retry_after_seconds(value: str | bytes | None, now: float | None = None) -> float | None:

@@ -22,7 +22,7 @@ kind                  expected     what the site does
 ``partial_waf``       partial      a WAF path rule refuses most article pages (403), not the rest
 ``rate_limit``        done         a token bucket: too fast gets 429 ``Retry-After: 2`` (seconds)
 ``retry_after_date``  done         a token bucket answering 503 with ``Retry-After`` as HTTP date
-``crawl_delay``       done         robots.txt asks ``Crawl-delay: 1``
+``crawl_delay``       done         robots.txt asks ``Crawl-delay: 0.5``
 ``robots_challenge``  done         a JavaScript challenge in front of robots.txt too, which
                                    disallows the site's calendar (a linked path)
 ====================  ===========  ============================================================
@@ -53,10 +53,10 @@ EXPECTED = {
 }
 KINDS = tuple(EXPECTED)
 MIN_SITES = 40  # smaller registries (tests) get access faults only when they ask for them
-RATE_BUCKET = 6  # requests a rate-limited host takes at once ...
-RATE_PER_S = 3.0  # ... refilled at this rate
+RATE_BUCKET = 8  # requests a rate-limited host takes at once ...
+RATE_PER_S = 5.0  # ... refilled at this rate
 RETRY_AFTER_S = 2
-CRAWL_DELAY_S = 1
+CRAWL_DELAY_S = 0.5
 
 
 def plan(site_ids: list[str], seed: int) -> dict[str, str]:
@@ -210,4 +210,9 @@ def expected(kind: str) -> str:
 
 
 def describe(kind: str) -> dict[str, Any]:
-    return {"kind": kind, "expect_status": expected(kind)}
+    out: dict[str, Any] = {"kind": kind, "expect_status": expected(kind)}
+    if kind == "crawl_delay":
+        out["crawl_delay"] = CRAWL_DELAY_S
+    if kind in ("rate_limit", "retry_after_date", "rate_limit_all"):
+        out["retry_after"] = RETRY_AFTER_S
+    return out
