@@ -176,8 +176,12 @@ def _quiet_loggers() -> None:
     logging.getLogger("scrapy.downloadermiddlewares.retry").setLevel(logging.CRITICAL)
 
 
-def crawl(registry: Registry, opts: CrawlOptions) -> dict:
-    """Crawl the registry's sites (or ``opts.sites``) into the store; return a summary."""
+def crawl(registry: Registry, opts: CrawlOptions, lock: CampaignLock | None = None) -> dict:
+    """Crawl the registry's sites (or ``opts.sites``) into the store; return a summary.
+
+    ``lock``: the campaign's lock when the caller took it already (the command line takes it before
+    it records the campaign's options); otherwise the crawl takes it and releases it at the end.
+    """
     from scrapy.crawler import CrawlerProcess
 
     from crawlers.pipeline import PageWriter
@@ -200,8 +204,9 @@ def crawl(registry: Registry, opts: CrawlOptions) -> dict:
         return summary
 
     cdir = writer.store.campaign_dir(opts.campaign)
+    own_lock = lock is None
     try:
-        lock = CampaignLock(cdir, opts.campaign)
+        lock = lock or CampaignLock(cdir, opts.campaign)
     except StoreError:
         writer.close()
         raise
@@ -233,7 +238,8 @@ def crawl(registry: Registry, opts: CrawlOptions) -> dict:
     finally:
         seconds = time.monotonic() - started
         writer.close()
-        lock.release()
+        if own_lock:
+            lock.release()
     # Scrapy saved its queue (any clean stop): the next run can resume from JOBDIR
     if close_reason:
         marker.unlink(missing_ok=True)

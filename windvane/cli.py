@@ -75,9 +75,19 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             opts.ca_bundle = check_ca_bundle(args.ca_bundle)
         except ValueError as e:
             raise UserError(f"crawl: --ca-bundle {e}") from None
+    from crawlers.run import CampaignLock
     with Store(args.store) as store:
-        store.open_campaign(args.campaign, reg, config=opts.public(), as_of=args.as_of)
-    summary = crawl(reg, opts)
+        # one crawl per campaign: a second one stops here, before it records anything
+        lock = CampaignLock(store.campaign_dir(args.campaign), args.campaign)
+        try:
+            store.open_campaign(args.campaign, reg, config=opts.public(), as_of=args.as_of)
+        except BaseException:
+            lock.release()
+            raise
+    try:
+        summary = crawl(reg, opts, lock=lock)
+    finally:
+        lock.release()
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
         return 0
