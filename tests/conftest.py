@@ -31,6 +31,20 @@ def cli():
     return run_cli
 
 
+@pytest.fixture(scope="session")
+def rs():
+    """The project's rules (rules/), loaded once."""
+    from extractors.rules import load_rules
+    return load_rules(ROOT / "rules")
+
+
+@pytest.fixture(scope="session")
+def registry():
+    """The default registry (data/registry.csv), loaded once."""
+    from evidence.registry import load_registry
+    return load_registry()
+
+
 FULL_CAMPAIGN = "full"
 
 

@@ -15,21 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from evidence.registry import load_registry
 from extractors.inspect import inspect_inputs
 from extractors.rules import load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def rs():
-    return load_rules(ROOT / "rules")
-
-
-@pytest.fixture(scope="module")
-def registry():
-    return load_registry()
 
 
 @pytest.fixture

@@ -12,16 +12,10 @@ from evidence.store import Store, now_iso
 from evidence.warc import WarcArchive
 from extractors.document import TargetNames
 from extractors.engine import Context, decode_body, parse_html, run_rules, visible_text
-from extractors.rules import load_rules
 from extractors.run import extract
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "tests" / "fixtures" / "pages"
-
-
-@pytest.fixture(scope="module")
-def rs():
-    return load_rules(ROOT / "rules")
 
 
 # --- page model ----------------------------------------------------------------------------

@@ -7,22 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from evidence.registry import load_registry
 from extractors.inspect import InspectError, inspect_inputs
-from extractors.rules import load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "tests" / "fixtures" / "pages"
-
-
-@pytest.fixture(scope="module")
-def rs():
-    return load_rules(ROOT / "rules")
-
-
-@pytest.fixture(scope="module")
-def registry():
-    return load_registry()
 
 
 def _run(rs, name, **kw):
