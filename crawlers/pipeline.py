@@ -219,7 +219,7 @@ class PageWriter:
         from evidence.coverage import computed_coverage
         self.flush()
         conn = self.store.conn
-        cov = computed_coverage(conn, self.campaign).get(site_id) or {
+        cov = computed_coverage(conn, self.campaign, site_id).get(site_id) or {
             "pages": 0, "failures": {}, "blocked": 0, "robots_disallowed": 0, "rate_limited": 0}
         cov["blocked"] = cov.get("blocked", 0) + conn.execute(
             "SELECT count(*) FROM pages WHERE campaign=? AND site_id=? AND block IS NOT NULL",

@@ -79,16 +79,17 @@ def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
     return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
 
 
-def computed_coverage(conn: sqlite3.Connection, campaign: str) -> dict[str, dict]:
-    """Coverage of every site computed from the pages and failures tables (no ``sites.coverage``)."""
+def computed_coverage(conn: sqlite3.Connection, campaign: str, site_id: str | None = None) -> dict[str, dict]:
+    """Coverage of every site (or of ``site_id`` alone) computed from the pages and failures tables."""
+    where, args = ("campaign = ?", [campaign]) if site_id is None else ("campaign = ? and site_id = ?",
+                                                                          [campaign, site_id])
     out: dict[str, dict] = defaultdict(lambda: {"pages": 0, "failures": {}, "blocked": 0, "robots_disallowed": 0,
                                                 "budget_reached": None, "seconds": None, "rate_limited": 0})
     for sid, n, n429 in conn.execute(
-            "select site_id, count(*), sum(status = 429) from pages where campaign = ? group by site_id", [campaign]):
+            f"select site_id, count(*), sum(status = 429) from pages where {where} group by site_id", args):
         out[sid]["pages"] = n
         out[sid]["rate_limited"] += n429 or 0
-    for sid, reason, status in conn.execute("select site_id, reason, status from failures where campaign = ?",
-                                            [campaign]):
+    for sid, reason, status in conn.execute(f"select site_id, reason, status from failures where {where}", args):
         cov = out[sid]
         if (reason or "").lower().startswith("robots.txt"):
             cov["robots_disallowed"] += 1
