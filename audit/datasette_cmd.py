@@ -1,0 +1,176 @@
+"""`windvane datasette`: open the evidence store in Datasette, with metadata and full-text search.
+
+Builds (or refreshes) the trigram index over page text (evidence/fulltext.py), writes the metadata of
+audit/datasette.yaml keyed by the store's database name, and runs ``python -m datasette serve`` on
+the store until Ctrl-C. docs/datasette.md describes the canned queries and the search.
+
+Run it without the windvane command line as ``python -m audit.datasette_cmd --store data/windvane.db``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import yaml
+
+from evidence.fulltext import build_fulltext
+from evidence.store import DEFAULT_STORE, Store, StoreError
+
+METADATA = Path(__file__).resolve().parent / "datasette.yaml"
+DEFAULT_PORT = 8701
+# page text cells are long: cut them in HTML tables (JSON keeps them whole); 2-character searches scan
+SETTINGS = {"sql_time_limit_ms": 5000, "truncate_cells_html": 300, "facet_time_limit_ms": 500,
+            "default_page_size": 50}
+
+
+def add_datasette_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``datasette`` subcommand to an argparse subparsers object; returns its parser."""
+    sp = sub.add_parser("datasette", help="browse the store in Datasette (metadata, canned queries, Chinese full-text search)",
+                        description="Build the full-text index of the store's pages, then serve the store "
+                                    "with Datasette and windvane's metadata (docs/datasette.md).")
+    sp.add_argument("--store", default=str(DEFAULT_STORE), help="SQLite store file (default: %(default)s)")
+    sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    sp.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default: %(default)s)")
+    sp.add_argument("--metadata", default=str(METADATA), help="Datasette metadata YAML/JSON (default: %(default)s)")
+    sp.add_argument("--index-only", action="store_true",
+                    help="build or refresh the full-text index and exit, without serving")
+    sp.add_argument("--no-index", action="store_true",
+                    help="serve without touching the index (e.g. while a crawl writes the store)")
+    sp.add_argument("--open", action="store_true", help="open the browser once the server is up")
+    sp.set_defaults(func=cmd_datasette)
+    return sp
+
+
+def metadata_for(store: Path, metadata_path: Path = METADATA) -> dict:
+    """The metadata of ``metadata_path`` with its (single) database block keyed by ``store``'s name."""
+    try:
+        meta = yaml.safe_load(metadata_path.read_text(encoding="utf-8")) or {}
+    except OSError as e:
+        raise StoreError(f"{metadata_path}: cannot read Datasette metadata ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        raise StoreError(f"{metadata_path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    dbs = meta.get("databases") or {}
+    if len(dbs) == 1:
+        meta["databases"] = {store.stem: next(iter(dbs.values()))}
+    return meta
+
+
+def _port_problem(host: str, port: int) -> str | None:
+    """Why Datasette could not listen on host:port (None: it can), as the one line to print."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        return f"cannot listen on {host}:{port}: unknown host ({e.strerror}); use --host 127.0.0.1"
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as uvicorn does
+        try:
+            s.bind(addr)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                return (f"port {port} on {host} is already in use (another Datasette or server?); "
+                        f"pick a free one with --port {port + 1}, or stop the other server")
+            if e.errno == errno.EACCES:
+                return f"no permission to listen on port {port}; use a port above 1023 (--port {DEFAULT_PORT})"
+            return f"cannot listen on {host}:{port} ({e.strerror}); use --host 127.0.0.1"
+    return None
+
+
+def datasette_command(store: Path, meta_file: Path, host: str, port: int, *, open_browser: bool = False) -> list[str]:
+    """The ``python -m datasette serve`` command line for the store."""
+    cmd = [sys.executable, "-m", "datasette", "serve", str(store), "-m", str(meta_file),
+           "--host", host, "--port", str(port)]
+    for name, value in SETTINGS.items():
+        cmd += ["--setting", name, str(value)]
+    if open_browser:
+        cmd.append("--open")
+    return cmd
+
+
+def index_store(path: Path) -> dict:
+    """Open the store (it must exist) and build or refresh its full-text index."""
+    store = Store(path, create=False)
+    try:
+        return build_fulltext(store.conn)
+    except sqlite3.OperationalError as e:
+        hint = "; SQLite 3.34+ is needed (trigram)" if "tokenizer" in str(e) else \
+            "; a crawl may be writing it: retry, or serve with --no-index"
+        raise StoreError(f"{path}: cannot build the full-text index ({e}){hint}") from None
+    finally:
+        store.close()
+
+
+def cmd_datasette(args: argparse.Namespace) -> int:
+    """Build the full-text index, then serve the store with Datasette until interrupted."""
+    path = Path(args.store)
+    if path.is_dir():
+        raise StoreError(f"{path}: is a directory, not a store file")
+    if not path.exists():
+        raise StoreError(f"{path}: no store here (run `windvane crawl --store {path}` first)")
+    if not getattr(args, "no_index", False):
+        info = index_store(path)
+        what = f"built ({info['reason']})" if info["built"] else "up to date"
+        print(f"full-text index of {info['pages']} pages {what} in {info['seconds']:.1f}s", file=sys.stderr)
+    if getattr(args, "index_only", False):
+        return 0
+    meta = metadata_for(path, Path(getattr(args, "metadata", None) or METADATA))
+    problem = _port_problem(args.host, args.port)
+    if problem:
+        print(f"windvane datasette: error: {problem}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="windvane-datasette-") as tmp:
+        meta_file = Path(tmp) / "metadata.json"
+        meta_file.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+        cmd = datasette_command(path, meta_file, args.host, args.port, open_browser=getattr(args, "open", False))
+        print(f"Datasette on http://{args.host}:{args.port}/{path.stem} (Ctrl-C stops)", file=sys.stderr, flush=True)
+        proc = subprocess.Popen(cmd)
+        # a SIGTERM (kill, systemd, a test's cleanup) stops Datasette too, as Ctrl-C does
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
+            _stop(proc)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="windvane")
+    add_datasette_parser(p.add_subparsers(dest="command", required=True))
+    args = p.parse_args(["datasette", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return args.func(args)
+    except StoreError as e:
+        print(f"windvane datasette: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
