@@ -7,7 +7,7 @@ Layout on disk, for a store at ``data/windvane.db``::
     data/windvane.files/<campaign>/shots/ screenshots
 
 Every table is documented in docs/store.md. Writes are idempotent: pages are
-unique per (campaign, url), evidence per (campaign, rule_id, page_id, start),
+unique per (campaign, url), evidence per (campaign, eid) — the stable evidence key of audit/ledger.py —,
 scores per (run_id, target_id, node_id); re-running a stage replaces its own
 rows and never duplicates them.
 """
@@ -90,13 +90,24 @@ TLS_COLS = ("campaign", "site_id", "host", "port", "verified", "problem", "error
 
 
 # columns added after a table was first created: (table, column, type); added to older stores on open
-_LATER_COLUMNS = [("pages", "redirects", "TEXT"), ("pages", "block", "TEXT"), ("sites", "coverage", "TEXT")]
+_LATER_COLUMNS = [("pages", "redirects", "TEXT"), ("pages", "block", "TEXT"), ("sites", "coverage", "TEXT"),
+                  # stable evidence identity (audit/ledger.py): the key, the page body's hash, first extraction
+                  ("evidence", "eid", "TEXT"), ("evidence", "page_sha256", "TEXT"), ("evidence", "first_seen", "TEXT"),
+                  # the decision ledger: what a decision is about and why (append-only, see audit/ledger.py)
+                  ("decisions", "evidence_key", "TEXT"), ("decisions", "target_id", "TEXT"),
+                  ("decisions", "role", "TEXT"), ("decisions", "reason", "TEXT"), ("decisions", "note", "TEXT"),
+                  ("decisions", "points", "REAL"), ("decisions", "undoes", "INTEGER"),
+                  ("decisions", "rule_id", "TEXT"), ("decisions", "page_sha256", "TEXT"),
+                  ("decisions", "start", "INTEGER"), ("decisions", '"end"', "INTEGER"),
+                  ("decisions", "page_id", "INTEGER"), ("decisions", "file", "TEXT"),
+                  # scores: the leaf points the machine alone gave (auditors' changes are the difference)
+                  ("scores", "machine_points", "REAL")]
 
 
 def _add_columns(conn: sqlite3.Connection) -> None:
     for table, col, typ in _LATER_COLUMNS:
         have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-        if col not in have:
+        if col.strip('"') not in have:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {col} {typ}")
 
 
@@ -116,6 +127,8 @@ class Store:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
             _add_columns(conn)
+            from audit.ledger import ensure_identity
+            ensure_identity(conn)
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             conn.commit()
         except sqlite3.DatabaseError as e:
@@ -268,25 +281,40 @@ class Store:
 
     # --- evidence ------------------------------------------------------------------------
     def replace_evidence(self, campaign: str, rows: Iterable[dict], site_ids: list[str] | None = None) -> int:
-        """Replace the campaign's evidence (for the given sites, or all) with ``rows``."""
+        """Make the campaign's evidence (for the given sites, or all) exactly ``rows``, keyed by the
+        stable evidence key (``eid``, audit/ledger.py): a finding found again keeps its row and its
+        ``first_seen``; findings no longer found are removed; new ones are added."""
+        from audit.ledger import evidence_key
+
+        sha = {pid: h for pid, h in self.conn.execute("SELECT id, sha256 FROM pages WHERE campaign = ?", [campaign])}
+        keyed: dict[str, dict] = {}
+        for r in rows:
+            r = dict(r)
+            r["page_sha256"] = r.get("page_sha256") or sha.get(r.get("page_id"))
+            r["eid"] = r.get("eid") or evidence_key(campaign, r["rule_id"], r.get("url") or "", r["page_sha256"],
+                                                    r.get("start"), r.get("snippet"))
+            keyed.setdefault(r["eid"], r)  # one row per finding
+        now = now_iso()
         with self.conn:
+            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _found (eid TEXT PRIMARY KEY)")
+            self.conn.execute("DELETE FROM _found")
+            self.conn.executemany("INSERT INTO _found VALUES (?)", [(k,) for k in keyed])
+            gone = "campaign = ? AND (eid IS NULL OR eid NOT IN (SELECT eid FROM _found))"
             if site_ids is None:
-                self.conn.execute("DELETE FROM evidence WHERE campaign = ?", [campaign])
+                self.conn.execute(f"DELETE FROM evidence WHERE {gone}", [campaign])
             else:
-                self.conn.executemany("DELETE FROM evidence WHERE campaign = ? AND site_id = ?",
-                                      [(campaign, s) for s in site_ids])
-            n = 0
-            batch: list[dict] = []
-            for r in rows:
-                batch.append(r)
-                if len(batch) >= 2000:
-                    self.db["evidence"].insert_all(batch, ignore=True)
-                    n += len(batch)
-                    batch = []
-            if batch:
-                self.db["evidence"].insert_all(batch, ignore=True)
-                n += len(batch)
-        return n
+                self.conn.executemany(f"DELETE FROM evidence WHERE site_id = ? AND {gone}",
+                                      [(s, campaign) for s in site_ids])
+            if keyed:
+                cols = [c for c in next(iter(keyed.values())) if c not in ("id", "first_seen")]
+                quoted = [f'"{c}"' for c in cols]
+                sql = (f"INSERT INTO evidence ({', '.join(quoted)}, first_seen) "
+                       f"VALUES ({', '.join('?' * len(cols))}, ?) ON CONFLICT (campaign, eid) DO UPDATE SET "
+                       + ", ".join(f"{q} = excluded.{q}" for c, q in zip(cols, quoted, strict=True)
+                                   if c not in ("campaign", "eid")))
+                self.conn.executemany(sql, [[r.get(c) for c in cols] + [r.get("extracted_at") or now]
+                                            for r in keyed.values()])
+        return len(keyed)
 
     def evidence(self, campaign: str, site_id: str | None = None) -> list[dict]:
         sql = "select * from evidence where campaign = ?"

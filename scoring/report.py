@@ -67,12 +67,14 @@ def _pct(v: Any) -> str:
 
 
 def _evidence_rows(store: Store, campaign: str) -> dict[Any, dict]:
-    rows = {int(e["id"]): e for e in store.evidence(campaign)}
-    for d in store.decisions(campaign):
-        if d.get("evidence_id") is None and (d.get("decision") or "").lower() == "add":
-            rows[f"d{d['id']}"] = {"id": f"d{d['id']}", "url": d.get("url"), "snippet": d.get("snippet"),
-                                   "rule_id": f"manual ({d.get('who') or '?'}: {d.get('why') or ''})",
-                                   "points": None}
+    """Every piece of evidence of the campaign by its stable key (audit/ledger.py), with its human state."""
+    from audit.ledger import load_ledger
+
+    rows: dict[Any, dict] = {}
+    for item in load_ledger(store, campaign).items.values():
+        rule = item.rule_id or f"manual ({(item.values or {}).get('added_by') or '?'}: {(item.values or {}).get('note') or ''})"
+        rows[item.id] = {"id": item.id, "url": item.url, "snippet": item.snippet, "rule_id": rule,
+                         "points": item.points, "status": item.status}
     return rows
 
 
@@ -107,7 +109,9 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
     # --- CSV ------------------------------------------------------------------------------
     cols = ["target_id", "group", "name_zh", "site_id", "admin_code", "gdp", "gdp_rank", "total_points",
             "max_points", "score_rate", "score_100", "rank", "tier", "z_score", "phi_z", "progress",
-            "pages", "site_status", "site_reason", "assessed", "partial"]
+            "pages", "site_status", "site_reason", "assessed", "partial", "audited_leaves"]
+    audited = leaves_long.groupby("target_id")["audited"].sum() if len(leaves_long) else pd.Series(dtype=int)
+    d["audited_leaves"] = d["target_id"].map(audited).fillna(0).astype(int)
     for i in index_ids:
         cols += [f"{i}_points", f"{i}_max", f"{i}_rate", f"{i}_rank"]
     # not-assessed targets first (registry order among them), then every assessed target
@@ -130,10 +134,10 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
             "leaf_name_zh": node.name_zh if node else "", "index_id": tree.index_of(r.leaf_id).id if node else "",
             "sub_id": node.parent if node else "", "points": r.points, "max_points": r.max_points,
             "evidence_count": r.evidence_count, "evidence_ids": json.dumps(r.evidence_ids),
-            "not_evaluated": gap})
+            "not_evaluated": gap, "machine_points": r.machine_points, "audited": bool(r.audited)})
     leaves_df = pd.DataFrame(lrows, columns=["target_id", "group", "name_zh", "leaf_id", "leaf_name_zh",
                                              "index_id", "sub_id", "points", "max_points", "evidence_count",
-                                             "evidence_ids", "not_evaluated"])
+                                             "evidence_ids", "not_evaluated", "machine_points", "audited"])
     paths["leaves.csv"] = out / "leaves.csv"
     leaves_df.to_csv(paths["leaves.csv"], index=False, encoding="utf-8-sig")
     coverage_df = coverage_table(d, sites, groups)
@@ -380,14 +384,16 @@ def _details(store: Store, campaign: str, tree: Any, d: pd.DataFrame, leaves_lon
             for eid in r.evidence_ids[:MAX_EVIDENCE_SHOWN]:
                 e = ev.get(eid)
                 items.append({"id": eid, "url": (e or {}).get("url"), "snippet": ((e or {}).get("snippet") or "")[:300],
-                              "rule_id": (e or {}).get("rule_id"), "missing": e is None})
+                              "rule_id": (e or {}).get("rule_id"), "missing": e is None,
+                              "status": (e or {}).get("status")})
             leaves.append({"id": r.leaf_id, "name": node.name_zh if node else r.leaf_id,
                            "points": r.points, "max": r.max_points, "evidence": items,
+                           "machine_points": r.machine_points, "audited": bool(r.audited),
                            "more": max(0, len(r.evidence_ids) - MAX_EVIDENCE_SHOWN),
                            "not_evaluated": gaps.get(r.leaf_id)})
         out.append({"target_id": t.target_id, "name_zh": t.name_zh, "group": t.group,
                     "rank": None if pd.isna(t.rank) else int(t.rank),
                     "score_100": t.score_100, "total_points": t.total_points, "max_points": t.max_points,
                     "assessed": bool(t.assessed), "site_status": t.site_status, "site_reason": t.site_reason,
-                    "leaves": leaves})
+                    "leaves": leaves, "audited_leaves": sum(1 for x in leaves if x["audited"])})
     return out

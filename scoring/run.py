@@ -9,9 +9,12 @@ a pandas DataFrame with one row per target (the input of ``scoring.stats``).
 Arithmetic (also in docs/scoring.md):
 
 * evidence of a site counts for every target of that site;
-* decisions are append-only; the latest decision per evidence id wins ('reject' drops the
-  evidence, 'confirm' keeps it); a decision 'add' without evidence id adds manual evidence
-  for (site_id, leaf_id) worth the leaf's points;
+* decisions (audit/ledger.py) are append-only and refer to the stable evidence key; the latest
+  not-undone review decision per key wins ('reject' drops the evidence, 'confirm' keeps it); an
+  'add' adds manual evidence for (site, leaf) worth the leaf's points; an 'override' sets a
+  target's leaf points (capped at the leaf's points); QC decisions and orphaned decisions (their
+  evidence is no longer found) change nothing. Each leaf row keeps ``machine_points`` (the points
+  without any decision) and the run keeps the decisions it applied (``run_decisions``);
 * leaf points = min(leaf.points, max over the leaf's evidence of evidence.points, None
   counting as leaf.points), only for leaves that apply to the target's group;
 * a node's points and max points are sums over its applicable leaves;
@@ -33,6 +36,7 @@ from typing import Any
 
 import pandas as pd
 
+from audit.ledger import Ledger, load_ledger
 from evidence.coverage import not_evaluated, site_facts
 from evidence.store import Store
 
@@ -43,8 +47,9 @@ MUNICIPALITIES = ["310000", "110000", "120000", "500000"]  # 上海, 北京, 天
 DEFAULT_CONFIG: dict[str, Any] = {
     "leaf_points": "min(leaf points, max over the leaf's accepted evidence of evidence points; "
                    "evidence without points counts as the leaf's points)",
-    "decisions": "latest decision per evidence id wins: reject removes, confirm keeps; "
-                 "'add' (no evidence id) adds manual evidence worth the leaf's points",
+    "decisions": "latest not-undone review decision per stable evidence key wins: reject removes, confirm "
+                 "keeps; 'add' adds manual evidence worth the leaf's points; 'override' sets a target's leaf "
+                 "points (capped at the leaf's points); QC and orphaned decisions change nothing",
     "weights": "points as written in rules/; a node's weight is its share of the group's max points",
     "max_points": "per group: sum of the points of the leaves that apply to the group",
     "normalisation": "score_100 = points / max_points * 100 (the 100-point scale of the published "
@@ -114,39 +119,34 @@ def _unique_run_id(store: Store, campaign: str) -> str:
     return f"{base}-{n}"
 
 
-def accepted_evidence(store: Store, campaign: str) -> tuple[dict[tuple[str, str], list[dict]], dict]:
-    """Evidence after auditors' decisions, keyed by (site_id, leaf_id), and counts for the notes.
+def accepted_evidence(store: Store, campaign: str) -> tuple[dict[tuple[str, str], list[dict]], dict, Ledger]:
+    """Evidence after auditors' decisions, keyed by (site_id, leaf_id), counts for the notes, and the
+    ledger it came from (audit/ledger.py: stable keys, append-only decisions, overrides).
 
-    Each item is ``{"id", "points", "url", "snippet", "manual"}``; manual evidence (decision
-    'add') has id ``"d<decision id>"``.
+    Each item is ``{"id", "points", "url", "snippet", "manual"}``; ``id`` is the stable evidence key
+    (``ev_…``; manual evidence added by hand: ``man_<decision id>``). Rejected evidence is left out.
     """
-    latest: dict[int, str] = {}
-    added: list[dict] = []
-    for d in store.decisions(campaign):  # ordered by id: append-only, later wins
-        decision = (d.get("decision") or "").strip().lower()
-        if d.get("evidence_id") is not None:
-            if decision in ("reject", "confirm"):
-                latest[int(d["evidence_id"])] = decision
-        elif decision == "add" and d.get("site_id") and d.get("leaf_id"):
-            added.append(d)
+    led = load_ledger(store, campaign)
     by_leaf: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    counts = {"evidence": 0, "rejected": 0, "confirmed": 0, "added": len(added)}
-    for e in store.evidence(campaign):
-        counts["evidence"] += 1
-        state = latest.get(int(e["id"]))
-        if state == "reject":
+    counts = {"evidence": 0, "rejected": 0, "confirmed": 0, "added": 0, "overrides": len(led.overrides),
+              "orphaned": len(led.orphans)}
+    for item in sorted(led.items.values(), key=lambda i: (i.manual, i.row_id or 0, i.id)):
+        counts["added" if item.manual else "evidence"] += 1
+        if item.status == "rejected":
             counts["rejected"] += 1
             continue
-        if state == "confirm":
+        if item.status == "confirmed":
             counts["confirmed"] += 1
-        by_leaf[(e["site_id"], e["leaf_id"])].append(
-            {"id": int(e["id"]), "points": e.get("points"), "url": e.get("url"),
-             "snippet": e.get("snippet"), "manual": False})
-    for d in added:
-        by_leaf[(d["site_id"], d["leaf_id"])].append(
-            {"id": f"d{d['id']}", "points": None, "url": d.get("url"), "snippet": d.get("snippet"),
-             "manual": True})
-    return by_leaf, counts
+        by_leaf[(item.site_id, item.leaf_id)].append(
+            {"id": item.id, "points": item.points, "url": item.url, "snippet": item.snippet, "manual": item.manual})
+    return by_leaf, counts, led
+
+
+def _leaf_points(leaf: Any, items: list[dict]) -> float:
+    if not items:
+        return 0.0
+    best = max(leaf.points if e["points"] is None else float(e["points"]) for e in items)
+    return max(0.0, min(float(leaf.points), best))
 
 
 def targets_of(store: Store, campaign: str) -> list[dict]:
@@ -176,7 +176,8 @@ def score(store: Store, campaign: str, ruleset: Any, run_id: str | None = None,
     targets = targets_of(store, campaign)
     facts = site_facts(store.conn, campaign)
     gaps = not_evaluated(store.conn, campaign)
-    evidence, counts = accepted_evidence(store, campaign)
+    evidence, counts, ledger = accepted_evidence(store, campaign)
+    machine = machine_evidence(ledger)
     leaves = tree.leaves
     leaf_ids = {leaf.id for leaf in leaves}
     unknown = sorted({leaf for (_, leaf) in evidence if leaf not in leaf_ids})
@@ -196,17 +197,17 @@ def score(store: Store, campaign: str, ruleset: Any, run_id: str | None = None,
             if not leaf.applies_to(group):
                 continue
             items = evidence.get((t["site_id"], leaf.id), [])
-            if items:
-                best = max(leaf.points if e["points"] is None else float(e["points"]) for e in items)
-                p = max(0.0, min(float(leaf.points), best))
-            else:
-                p = 0.0
+            p = _leaf_points(leaf, items)
+            mp = _leaf_points(leaf, machine.get((t["site_id"], leaf.id), []))
+            override = ledger.overrides.get((tid, leaf.id))
+            if override is not None:  # an auditor's override of the leaf's points, capped at the leaf's points
+                p = max(0.0, min(float(leaf.points), float(override["points"])))
             pts[leaf.id] = p
             ev_ids[leaf.id] = [e["id"] for e in items]
             rows.append({"run_id": None, "target_id": tid, "node_id": leaf.id, "level": "leaf",
                          "points": p if ok else None, "max_points": float(leaf.points),
                          "rate": (p / leaf.points if leaf.points else None) if ok else None, "rank": None,
-                         "evidence_ids": json.dumps(ev_ids[leaf.id])})
+                         "evidence_ids": json.dumps(ev_ids[leaf.id]), "machine_points": mp if ok else None})
         for n in [*inner, None]:
             ids = [i for i in (under[n.id] if n else leaf_ids) if i in pts]
             p = sum(pts[i] for i in ids)
@@ -215,7 +216,7 @@ def score(store: Store, campaign: str, ruleset: Any, run_id: str | None = None,
             rows.append({"run_id": None, "target_id": tid, "node_id": n.id if n else TOTAL,
                          "level": n.level if n else TOTAL, "points": p if ok else None, "max_points": mx,
                          "rate": (p / mx if mx else None) if ok else None, "rank": None,
-                         "evidence_ids": json.dumps(evs)})
+                         "evidence_ids": json.dumps(evs), "machine_points": None})
     # ranks within group for every non-leaf node, among the assessed targets only
     group_of = {t["target_id"]: t["grp"] for t in targets}
     cells: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)
@@ -234,7 +235,9 @@ def score(store: Store, campaign: str, ruleset: Any, run_id: str | None = None,
             r["rate"] = None
     note_parts = [f"{len(targets)} targets, {len(leaves)} leaves; evidence {counts['evidence']} rows, "
                   f"{counts['rejected']} rejected, {counts['confirmed']} confirmed, "
-                  f"{counts['added']} added by hand"]
+                  f"{counts['added']} added by hand, {counts['overrides']} leaf override(s)"]
+    if counts["orphaned"]:
+        note_parts.append(f"{counts['orphaned']} decision(s) orphaned: their evidence is no longer found")
     status_of = {t["target_id"]: facts.get(t["site_id"], {}).get("status", "not crawled") for t in targets}
     missing = [tid for tid, ok in assessed.items() if not ok]
     if missing:
@@ -255,12 +258,50 @@ def score(store: Store, campaign: str, ruleset: Any, run_id: str | None = None,
            "rules_version": str(getattr(ruleset, "version", "") or ""),
            "config": json.dumps(cfg, ensure_ascii=False), "notes": "; ".join(note_parts)}
     store.save_run(run, rows)
+    save_run_decisions(store, run_id, ledger)
     sites = {t["site_id"] for t in targets}
     save_run_sites(store, run_id, [
         {**(facts.get(sid) or {"site_id": sid, "status": "not crawled", "reason": "not crawled", "assessed": False,
                                "coverage": {}}), "site_id": sid, "not_evaluated": gaps.get(sid, {})}
         for sid in sorted(sites)])
     return run_id
+
+
+def machine_evidence(ledger: Ledger) -> dict[tuple[str, str], list[dict]]:
+    """What the machine alone found (no decision applied), keyed like ``accepted_evidence``."""
+    out: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for item in ledger.items.values():
+        if not item.manual:
+            out[(item.site_id, item.leaf_id)].append({"points": item.points})
+    return out
+
+
+_RUN_DECISIONS = """
+CREATE TABLE IF NOT EXISTS run_decisions (
+  run_id TEXT, decision_id INTEGER, decision TEXT, evidence_key TEXT, target_id TEXT, site_id TEXT,
+  leaf_id TEXT, PRIMARY KEY (run_id, decision_id))
+"""
+
+
+def save_run_decisions(store: Store, run_id: str, ledger: Ledger) -> None:
+    """Keep, with the run, which decisions it applied (effective verdicts on current evidence,
+    additions, overrides); orphaned, undone and QC decisions are not applied."""
+    used = ledger.used_decisions()
+    with store.conn:
+        store.conn.execute(_RUN_DECISIONS)
+        store.conn.execute("DELETE FROM run_decisions WHERE run_id = ?", [run_id])
+        store.conn.executemany(
+            "INSERT OR IGNORE INTO run_decisions VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(run_id, d["id"], d["decision"], d.get("evidence_key"), d.get("target_id"), d.get("site_id"),
+              d.get("leaf_id")) for d in used])
+
+
+def run_decisions(store: Store, run_id: str) -> list[dict]:
+    """The decisions a run applied (``[]`` for runs saved before ``run_decisions`` existed)."""
+    have = {r[1] for r in store.conn.execute("PRAGMA table_info(run_decisions)")}
+    if "run_id" not in have:
+        return []
+    return list(store.db.query("select * from run_decisions where run_id = ? order by decision_id", [run_id]))
 
 
 _RUN_SITES = """
@@ -378,11 +419,15 @@ def load_results(store: Store, run_id: str, tree: Any = None) -> pd.DataFrame:
 
 
 def leaf_frame(store: Store, run_id: str) -> pd.DataFrame:
-    """One row per (target, applicable leaf) of the run: points, max, rate, evidence ids."""
+    """One row per (target, applicable leaf) of the run: points, max, rate, evidence ids, the machine's
+    own points and whether an auditor's decisions changed them (``audited``)."""
     rows = list(store.db.query(
-        "select target_id, node_id as leaf_id, points, max_points, rate, evidence_ids "
+        "select target_id, node_id as leaf_id, points, max_points, rate, evidence_ids, machine_points "
         "from scores where run_id = ? and level = 'leaf'", [run_id]))
-    df = pd.DataFrame(rows, columns=["target_id", "leaf_id", "points", "max_points", "rate", "evidence_ids"])
+    df = pd.DataFrame(rows, columns=["target_id", "leaf_id", "points", "max_points", "rate", "evidence_ids",
+                                     "machine_points"])
+    df["audited"] = [bool(m == m and p == p and m is not None and p is not None and abs(p - m) > 1e-9)
+                     for p, m in zip(df["points"], df["machine_points"], strict=True)]
     df["evidence_ids"] = df["evidence_ids"].map(lambda s: json.loads(s) if s else [])
     df["evidence_count"] = df["evidence_ids"].map(len)
     return df

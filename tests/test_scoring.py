@@ -111,7 +111,7 @@ def test_reject_confirm_and_add_decisions(store, ev):
     assert s[("gdp100-110000", "total")]["points"] == 11
     assert s[("province-330000", "total")]["points"] == 5
     assert json.loads(s[("province-330000", "open_data_link")]["evidence_ids"]) == [
-        f"d{store.decisions(C)[-1]['id']}"]
+        f"man_{store.decisions(C)[-1]['id']}"]
     # the latest decision per evidence id wins
     decide(store, C, ev["bj_plan"], "confirm")
     s = cells(store, score(store, C, rs))

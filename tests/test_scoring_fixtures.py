@@ -53,25 +53,34 @@ def make_store(path, campaign: str = "2023", status: str | None = "done") -> Sto
     return store
 
 
-def add_evidence(store: Store, campaign: str, rows: list[tuple]) -> list[int]:
-    """Insert evidence rows (site_id, leaf_id, points[, url]) and return their ids."""
-    ids = []
+def add_evidence(store: Store, campaign: str, rows: list[tuple]) -> list[str]:
+    """Store evidence rows (site_id, leaf_id, points[, url]) the way extraction does and return their
+    stable keys (audit/ledger.py), in order."""
+    recs = []
     for k, row in enumerate(rows):
         site, leaf, points = row[:3]
         url = row[3] if len(row) > 3 else f"https://{site}.example.gov.cn/{leaf}/{k}.html"
-        cur = store.conn.execute(
-            "insert into evidence (campaign, site_id, leaf_id, rule_id, page_id, url, snippet, start, points) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (campaign, site, leaf, f"{leaf}.r1", 1000 + k, url, f"snippet {leaf} {site}", k, points))
-        ids.append(cur.lastrowid)
-    store.conn.commit()
-    return ids
+        recs.append({"campaign": campaign, "site_id": site, "leaf_id": leaf, "rule_id": f"{leaf}.r1",
+                     "page_id": 1000 + k, "url": url, "snippet": f"snippet {leaf} {site}", "start": k,
+                     "end": k + 5, "points": points, "page_sha256": f"sha-{k}"})
+    store.replace_evidence(campaign, recs)
+    by_start = {(r["start"], r["rule_id"]): r["eid"] for r in store.evidence(campaign)}
+    return [by_start[(k, f"{row[1]}.r1")] for k, row in enumerate(rows)]
 
 
-def decide(store: Store, campaign: str, evidence_id: int | None, decision: str, site_id: str | None = None,
-           leaf_id: str | None = None, url: str | None = None) -> None:
-    store.conn.execute(
-        "insert into decisions (campaign, evidence_id, site_id, leaf_id, decision, who, at, why, url, snippet) "
-        "values (?, ?, ?, ?, ?, 'tester', '2023-09-01T00:00:00Z', 'test', ?, 'manual snippet')",
-        (campaign, evidence_id, site_id, leaf_id, decision, url))
-    store.conn.commit()
+def decide(store: Store, campaign: str, evidence_id: str | None, decision: str, site_id: str | None = None,
+           leaf_id: str | None = None, url: str | None = None, **extra) -> dict:
+    """Record a decision through the ledger, as the audit application does (who = tester)."""
+    from audit.ledger import record_decision
+
+    payload = {"decision": decision, **extra}
+    if evidence_id is not None:
+        payload["evidence_id"] = evidence_id
+    if decision == "reject":
+        payload.setdefault("reason", "wrong_page")
+    if decision in ("add", "override"):
+        tid = next(r["target_id"] for r in store.db.query(
+            "select target_id from targets where campaign = ? and site_id = ? order by rowid", [campaign, site_id]))
+        payload.update({"target_id": extra.get("target_id", tid), "leaf_id": leaf_id, "url": url,
+                        "snippet": "manual snippet"})
+    return record_decision(store, campaign, "tester", payload)
