@@ -351,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--port", type=int, default=8001)
     sp.set_defaults(func=cmd_audit)
 
+    from audit.datasette_cmd import add_datasette_parser
+    add_datasette_parser(sub)
+
     sp = sub.add_parser("schedule", help="install the yearly crawl as a systemd timer or crontab entry")
     sp.add_argument("--store", default=str(DEFAULT_STORE))
     sp.add_argument("--registry", default=str(DEFAULT_REGISTRY))
