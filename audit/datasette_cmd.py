@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import os
+import re
 import signal
 import socket
 import sqlite3
@@ -20,17 +22,21 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 import yaml
 
-from evidence.fulltext import build_fulltext
+from evidence.fulltext import MIN_INDEXED, build_fulltext
 from evidence.store import DEFAULT_STORE, Store, StoreError
 
-METADATA = Path(__file__).resolve().parent / "datasette.yaml"
+ROOT = Path(__file__).resolve().parent.parent
+METADATA = ROOT / "audit" / "datasette.yaml"
 DEFAULT_PORT = 8701
-# page text cells are long: cut them in HTML tables (JSON keeps them whole); 2-character searches scan
-SETTINGS = {"sql_time_limit_ms": 5000, "truncate_cells_html": 300, "facet_time_limit_ms": 500,
-            "default_page_size": 50}
+# page text cells are long: cut them in HTML tables (JSON keeps them whole); 2-character searches scan;
+# facet suggestions try every column of every table view (2 s on the pages of a 31,000-page store):
+# off, the metadata names the useful facets instead
+SETTINGS = {"sql_time_limit_ms": 5000, "truncate_cells_html": 300, "facet_time_limit_ms": 1000,
+            "suggest_facets": "off", "default_page_size": 50}
 
 
 def add_datasette_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -65,6 +71,71 @@ def metadata_for(store: Path, metadata_path: Path = METADATA) -> dict:
     return meta
 
 
+# --- the pages table's search box and 2-character words ---------------------------------------
+# Datasette's own search (?_search=) is an FTS MATCH, which a trigram index answers only for words of
+# 3+ characters: 数据 would silently give 0 rows. A small plugin (written to a temporary plugins folder
+# by cmd_datasette) moves each shorter word of ?_search= on the pages table into ?_contains=, a filter
+# of title/url/text with LIKE; longer words stay in the index search.
+PLUGIN_SOURCE = '''"""windvane: 2-character words in the pages table's search box (audit/datasette_cmd.py)."""
+from datasette import hookimpl
+from datasette.filters import FilterArguments
+
+from audit.datasette_cmd import contains_filter, short_words_app
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    return short_words_app
+
+
+@hookimpl(trylast=True)   # last: its search text (all words) is the one the search box shows
+def filters_from_request(request, database, table, datasette):
+    found = contains_filter(table, request.args.getlist("_contains"), request.args.get("_search"))
+    return FilterArguments(*found) if found else None
+'''
+SEARCHED_TABLE = "pages"
+_TABLE_PATH = re.compile(rf"^/[^/]+/{SEARCHED_TABLE}(\.[a-z]+)?$")
+
+
+def split_search(query: str) -> tuple[str, list[str]]:
+    """``(words for the index, words too short for it)`` of a search box query."""
+    if '"' in query:
+        return query, []       # FTS syntax typed on purpose: left to Datasette
+    words = query.split()
+    return " ".join(w for w in words if len(w) >= MIN_INDEXED), [w for w in words if len(w) < MIN_INDEXED]
+
+
+def short_words_app(app):
+    """ASGI middleware: on the pages table, move ``_search`` words shorter than 3 characters to ``_contains``."""
+    async def wrapped(scope, receive, send):
+        if scope.get("type") == "http" and _TABLE_PATH.match(scope.get("path", "")):
+            args = parse_qsl(scope.get("query_string", b"").decode("utf-8", "replace"), keep_blank_values=True)
+            search = next((v for k, v in args if k == "_search"), None)
+            if search is not None:
+                indexed, short = split_search(search)
+                if short:
+                    args = [(k, v) for k, v in args if k != "_search"]
+                    args += [("_search", indexed)] if indexed else []
+                    args += [("_contains", w) for w in short]
+                    scope = {**scope, "query_string": urlencode(args).encode("ascii")}
+        await app(scope, receive, send)
+    return wrapped
+
+
+def contains_filter(table: str, words: list[str], search: str | None) -> tuple | None:
+    """Datasette filter arguments for ``?_contains=`` on the pages table: every word in title, url or text."""
+    if table != SEARCHED_TABLE or not words:
+        return None
+    clauses, params, human = [], {}, []
+    for i, w in enumerate(words):
+        like = "%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        either = " or ".join(f"{c} like :contains_{i} escape '\\'" for c in ("title", "url", "text"))
+        clauses.append(f"({either})")
+        params[f"contains_{i}"] = like
+        human.append(f'title, url or text contains "{w}"')
+    return clauses, params, human, {"search": " ".join(filter(None, [search, *words]))}
+
+
 def _port_problem(host: str, port: int) -> str | None:
     """Why Datasette could not listen on host:port (None: it can), as the one line to print."""
     try:
@@ -86,10 +157,13 @@ def _port_problem(host: str, port: int) -> str | None:
     return None
 
 
-def datasette_command(store: Path, meta_file: Path, host: str, port: int, *, open_browser: bool = False) -> list[str]:
+def datasette_command(store: Path, meta_file: Path, host: str, port: int, *, plugins_dir: Path | None = None,
+                      open_browser: bool = False) -> list[str]:
     """The ``python -m datasette serve`` command line for the store."""
     cmd = [sys.executable, "-m", "datasette", "serve", str(store), "-m", str(meta_file),
            "--host", host, "--port", str(port)]
+    if plugins_dir:
+        cmd += ["--plugins-dir", str(plugins_dir)]
     for name, value in SETTINGS.items():
         cmd += ["--setting", name, str(value)]
     if open_browser:
@@ -131,9 +205,15 @@ def cmd_datasette(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="windvane-datasette-") as tmp:
         meta_file = Path(tmp) / "metadata.json"
         meta_file.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
-        cmd = datasette_command(path, meta_file, args.host, args.port, open_browser=getattr(args, "open", False))
+        plugins = Path(tmp) / "plugins"
+        plugins.mkdir()
+        (plugins / "windvane_short_words.py").write_text(PLUGIN_SOURCE, encoding="utf-8")
+        cmd = datasette_command(path, meta_file, args.host, args.port, plugins_dir=plugins,
+                                open_browser=getattr(args, "open", False))
+        # the plugin imports audit.datasette_cmd: make this checkout importable whatever the cwd
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         print(f"Datasette on http://{args.host}:{args.port}/{path.stem} (Ctrl-C stops)", file=sys.stderr, flush=True)
-        proc = subprocess.Popen(cmd)
+        proc = subprocess.Popen(cmd, env=env)
         # a SIGTERM (kill, systemd, a test's cleanup) stops Datasette too, as Ctrl-C does
         main_thread = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None

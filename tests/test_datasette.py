@@ -247,8 +247,23 @@ def test_datasette_serves_search_and_metadata(served, store, capsys):
     assert canned("数据") == EXPECTED["数据"]
     assert canned("12345") == EXPECTED["12345"]
     assert canned("数据开放") == EXPECTED["数据开放"]
-    rows = _get(f"{base}/{db}/pages.json?_search=12345&_shape=array")
-    assert _keys(rows) == EXPECTED["12345"]
+    def box(q: str, **more: str) -> set[str]:
+        """The pages table's search box (?_search=), as JSON."""
+        return _keys(_get(f"{base}/{db}/pages.json?" + urllib.parse.urlencode({"_search": q, "_shape": "array", **more})))
+
+    assert box("12345") == EXPECTED["12345"]          # through the trigram index
+    assert box("数据") == EXPECTED["数据"]             # 2 characters: the plugin's LIKE filter
+    assert box("热线") == EXPECTED["热线"]
+    assert box("12345 数据") == {"both"}
+    assert box("数据 开放") == {"open"}
+    assert box("数据", kind="pdf") == set()           # with the table's other filters
+    with urllib.request.urlopen(f"{base}/{db}/pages?_search=%E6%95%B0%E6%8D%AE", timeout=10) as r:
+        page = r.read().decode("utf-8")
+    assert '2 rows' in page and 'contains &#34;数据&#34;' in page and 'value="数据"' in page
+    with urllib.request.urlopen(f"{base}/{db}/pages?" + urllib.parse.urlencode({"_search": "12345 数据"}),
+                                timeout=10) as r:
+        page = r.read().decode("utf-8")
+    assert '1 row' in page and 'value="12345 数据"' in page            # the box keeps every word typed
     meta = _get(f"{base}/-/metadata.json")
     assert meta["title"] == "windvane evidence store"
     tables = meta["databases"][db]["tables"]
