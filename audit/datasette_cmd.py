@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import yaml
 
-from evidence.fulltext import MIN_INDEXED, build_fulltext
+from evidence.fulltext import MIN_INDEXED, build_fulltext, has_fulltext
 from evidence.store import DEFAULT_STORE, Store, StoreError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,6 +184,14 @@ def index_store(path: Path) -> dict:
         store.close()
 
 
+def _has_index(path: Path) -> bool:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return has_fulltext(conn)
+    finally:
+        conn.close()
+
+
 def cmd_datasette(args: argparse.Namespace) -> int:
     """Build the full-text index, then serve the store with Datasette until interrupted."""
     path = Path(args.store)
@@ -195,6 +203,9 @@ def cmd_datasette(args: argparse.Namespace) -> int:
         info = index_store(path)
         what = f"built ({info['reason']})" if info["built"] else "up to date"
         print(f"full-text index of {info['pages']} pages {what} in {info['seconds']:.1f}s", file=sys.stderr)
+    elif not _has_index(path):
+        print(f"windvane datasette: warning: {path} has no full-text index yet, so search_text and the pages "
+              f"search box fail; build it with `windvane datasette --index-only --store {path}`", file=sys.stderr)
     if getattr(args, "index_only", False):
         return 0
     meta = metadata_for(path, Path(getattr(args, "metadata", None) or METADATA))

@@ -183,14 +183,15 @@ def search_pages(conn: sqlite3.Connection, query: str, campaign: str | None = No
     Words of 3+ characters go through the trigram index (best match first); shorter ones (数据, 12)
     filter with ``LIKE``; a query of short words only scans ``pages`` in id order (see the module
     docstring). Each hit: ``id``, ``campaign``, ``site_id``, ``url``, ``title``, ``snippet`` (about
-    ``width`` characters of text around the hit, hits wrapped in ``marks``). Needs the index for
-    long words: call :func:`build_fulltext` first.
+    ``width`` characters of text around the hit, hits wrapped in ``marks``). Only reads: without
+    the index (:func:`build_fulltext` not run yet) every word is scanned for, in id order.
     """
     terms = [t for t in query.split() if t]
     if not terms:
         return []
-    long = [t for t in terms if len(t) >= MIN_INDEXED]
-    short = [t for t in terms if len(t) < MIN_INDEXED]
+    indexed = has_fulltext(conn)          # no index yet: every word is scanned for (never built here)
+    long = [t for t in terms if len(t) >= MIN_INDEXED and indexed]
+    short = [t for t in terms if t not in long]
     where: list[str] = []
     args: list = []
     for t in short:
@@ -201,8 +202,6 @@ def search_pages(conn: sqlite3.Connection, query: str, campaign: str | None = No
         args.append(campaign)
     cond = "".join(f" AND {w}" for w in where)
     if long:
-        if not has_fulltext(conn):
-            build_fulltext(conn)
         tokens = max(8, width // 2)
         sql = (f"SELECT p.id, p.campaign, p.site_id, p.url, p.title, "
                f"snippet({FTS_TABLE}, -1, ?, ?, '…', {tokens}) AS snippet "

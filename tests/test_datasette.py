@@ -20,10 +20,11 @@ import pytest
 import yaml
 
 from audit.datasette_cmd import METADATA, add_datasette_parser, cmd_datasette, main, metadata_for
-from evidence.fulltext import build_fulltext, search_pages
+from evidence.fulltext import build_fulltext, has_fulltext, search_pages
 from evidence.store import Store, StoreError
 
 ROOT = Path(__file__).resolve().parent.parent
+WINDVANE = str(Path(sys.executable).parent / "windvane")   # the real console script
 C = "2025"
 SITE = "320600"
 BASE = "https://www.nantong.gov.cn"
@@ -72,6 +73,10 @@ EXPECTED = {"12345": {"hotline", "both"}, "数据": {"open", "both"}, "数据开
 
 # --- search_pages ------------------------------------------------------------------------------
 def test_search_pages_finds_short_and_long_words_exactly(store):
+    # before any index: the same answers by scanning, and nothing written
+    for q, want in EXPECTED.items():
+        assert _keys(search_pages(store.conn, q)) == want, q
+    assert not has_fulltext(store.conn)
     info = build_fulltext(store.conn)
     assert info["built"] and info["pages"] == 5
     for q, want in EXPECTED.items():
@@ -178,6 +183,15 @@ def test_metadata_is_keyed_by_the_store_name(tmp_path):
         meta["databases"]["evidence-2025"]["queries"])
 
 
+def test_index_only_builds_then_finds_it_up_to_date(store, capsys):
+    store.close()
+    assert main(["--store", str(store.path), "--index-only"]) == 0
+    assert main(["--store", str(store.path), "--index-only"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["full-text index of 5 pages built (no index yet) in 0.0s",
+                   "full-text index of 5 pages up to date in 0.0s"]
+
+
 def test_missing_store_is_one_clear_error(tmp_path, capsys):
     p = argparse.ArgumentParser()
     add_datasette_parser(p.add_subparsers(dest="command"))
@@ -204,12 +218,11 @@ def _get(url: str) -> object:
 
 @pytest.fixture
 def served(store, tmp_path):
-    """`windvane datasette` (audit.datasette_cmd.main) serving the store on a free loopback port."""
+    """The real `windvane datasette` serving the store on a free loopback port."""
     port = _free_port()
     log = open(tmp_path / "datasette.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "audit.datasette_cmd", "--store", str(store.path),
-                             "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen([WINDVANE, "datasette", "--store", str(store.path), "--port", str(port)],
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 15
@@ -236,7 +249,7 @@ def served(store, tmp_path):
         log.close()
 
 
-def test_datasette_serves_search_and_metadata(served, store, capsys):
+def test_datasette_serves_search_and_metadata(served, store):
     base, db = served["base"], served["db"]
     assert store.conn.execute("SELECT name FROM sqlite_master WHERE name = 'pages_fts'").fetchone()
 
@@ -273,6 +286,8 @@ def test_datasette_serves_search_and_metadata(served, store, capsys):
         html = r.read().decode("utf-8")
     assert "URL after redirects" in html and 'name="_search"' in html      # column help, search box
     # a second server on the same port: one clear line, no traceback
-    assert main(["--store", str(store.path), "--port", str(served["port"])]) == 2
-    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
-    assert len(err) == 1 and "already in use" in err[0] and "--port" in err[0]
+    second = subprocess.run([WINDVANE, "datasette", "--store", str(store.path), "--port", str(served["port"])],
+                            capture_output=True, text=True, timeout=30)
+    assert second.returncode == 2 and "Traceback" not in second.stderr
+    err = [line for line in second.stderr.splitlines() if "error" in line]
+    assert len(err) == 1 and "already in use" in err[0] and f"--port {served['port'] + 1}" in err[0]
