@@ -110,14 +110,17 @@ def short_words_app(app):
     async def wrapped(scope, receive, send):
         if scope.get("type") == "http" and _TABLE_PATH.match(scope.get("path", "")):
             args = parse_qsl(scope.get("query_string", b"").decode("utf-8", "replace"), keep_blank_values=True)
+            keys = {k for k, _ in args}
             search = next((v for k, v in args if k == "_search"), None)
-            if search is not None:
-                indexed, short = split_search(search)
-                if short:
-                    args = [(k, v) for k, v in args if k != "_search"]
-                    args += [("_search", indexed)] if indexed else []
-                    args += [("_contains", w) for w in short]
-                    scope = {**scope, "query_string": urlencode(args).encode("ascii")}
+            indexed, short = split_search(search or "")
+            # the table page's form (it always sends _filter_column) carries the last search's _contains as
+            # hidden fields: the search box, which shows every word, replaces them
+            fresh = "_filter_column" in keys and "_contains" in keys
+            if short or fresh:
+                args = [(k, v) for k, v in args if k != "_search" and not (fresh and k == "_contains")]
+                args += [("_search", indexed)] if indexed else []
+                args += [("_contains", w) for w in short]
+                scope = {**scope, "query_string": urlencode(args).encode("ascii")}
         await app(scope, receive, send)
     return wrapped
 

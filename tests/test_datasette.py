@@ -277,6 +277,15 @@ def test_datasette_serves_search_and_metadata(served, store):
                                 timeout=10) as r:
         page = r.read().decode("utf-8")
     assert '1 row' in page and 'value="12345 数据"' in page            # the box keeps every word typed
+    # a new search from that page's form: the hidden _contains=数据 of the last one does not stick
+    form = {"_search": "热线", "_filter_column": "", "_filter_op": "exact", "_filter_value": "", "_contains": "数据"}
+    with urllib.request.urlopen(f"{base}/{db}/pages?" + urllib.parse.urlencode(form), timeout=10) as r:
+        page = r.read().decode("utf-8")
+    assert '1 row where title, url or text contains &#34;热线&#34;' in page and "数据&#34;" not in page
+    form["_search"] = "数据开放"
+    with urllib.request.urlopen(f"{base}/{db}/pages?" + urllib.parse.urlencode(form), timeout=10) as r:
+        page = r.read().decode("utf-8")
+    assert "1 row where search matches &#34;数据开放&#34; sorted" in page
     meta = _get(f"{base}/-/metadata.json")
     assert meta["title"] == "windvane evidence store"
     tables = meta["databases"][db]["tables"]
