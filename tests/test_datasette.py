@@ -125,6 +125,13 @@ def test_index_follows_later_pages_and_rebuild_is_idempotent(store):
     store.conn.execute("INSERT INTO pages_fts (pages_fts, rank) VALUES ('integrity-check', 1)")
     assert _keys(search_pages(store.conn, "并入12345")) == {"hotline"}
     assert build_fulltext(store.conn)["built"] is False
+    # a dropped trigger: text changed unseen, so the index is rebuilt, not just the trigger restored
+    store.conn.execute("DROP TRIGGER pages_fts_au")
+    store.conn.execute("UPDATE pages SET text = '接诉即办数据周报' WHERE url = ?", [_url("later")])
+    store.conn.commit()
+    assert build_fulltext(store.conn)["reason"].startswith("triggers missing")
+    assert _keys(search_pages(store.conn, "接诉即办")) == {"later"}
+    assert build_fulltext(store.conn)["built"] is False
 
 
 def test_canned_queries_run_on_the_store(store):
