@@ -135,6 +135,16 @@ def build_fulltext(conn: sqlite3.Connection, *, force: bool = False) -> dict:
     return {"built": True, "reason": reason, "pages": pages, "seconds": round(time.monotonic() - started, 3)}
 
 
+def drop_fulltext(conn: sqlite3.Connection) -> bool:
+    """Remove the index and its triggers, together (triggers without the table would fail every page write)."""
+    had = has_fulltext(conn)
+    with conn:
+        for name in _TRIGGERS:
+            conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+        conn.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+    return had
+
+
 def has_fulltext(conn: sqlite3.Connection) -> bool:
     """Whether the store has the ``pages_fts`` index (built by :func:`build_fulltext`)."""
     return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [FTS_TABLE]).fetchone() is not None

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from audit.datasette_cmd import METADATA, add_datasette_parser, cmd_datasette, main, metadata_for
-from evidence.fulltext import build_fulltext, has_fulltext, search_pages
+from evidence.fulltext import build_fulltext, drop_fulltext, has_fulltext, search_pages
 from evidence.store import Store, StoreError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,6 +132,10 @@ def test_index_follows_later_pages_and_rebuild_is_idempotent(store):
     assert build_fulltext(store.conn)["reason"].startswith("triggers missing")
     assert _keys(search_pages(store.conn, "接诉即办")) == {"later"}
     assert build_fulltext(store.conn)["built"] is False
+    # dropped again: pages can still be written, and searched by scanning
+    assert drop_fulltext(store.conn) and not has_fulltext(store.conn)
+    store.add_pages([_page("after", "数据", "撤销索引后写入的页面。")])
+    assert _keys(search_pages(store.conn, "接诉即办")) == {"later"}
 
 
 def test_canned_queries_run_on_the_store(store):
