@@ -375,13 +375,19 @@ def create_app(store_path: str | Path, *, rules_path: str | Path = "rules", camp
     app.extensions["windvane_audit"] = st = _State(store_path, row["campaign"], ruleset, proxy)
     csrf = CSRFProtect(app)
 
-    public = {"login", "api_login", "static"}
+    public = {"login", "api_login", "static", "replay_missing"}
+    replay_endpoints = {"replay_page", "replay_rendered"}
 
     @app.before_request
     def _guard() -> Any:
         if request.routing_exception is not None:
             return None  # 404 / 405 answer as such, whoever asks
         signed_in = bool(session.get("user")) and accounts.is_active(st.store(), session["user"])
+        if request.endpoint in replay_endpoints and not signed_in and request.method in ("GET", "HEAD"):
+            # the sandboxed replay has an opaque origin: its own requests carry no session cookie,
+            # so pages signed-in users were shown carry a signed, expiring key for one archived page
+            if replay_key_ok(request.args.get("k", ""), (request.view_args or {}).get("page_id")):
+                return None
         if request.endpoint not in public and not signed_in:
             if session.get("user"):
                 session.clear()  # a disabled account's session ends here
@@ -424,13 +430,41 @@ def create_app(store_path: str | Path, *, rules_path: str | Path = "rules", camp
     def _globals() -> dict:
         user = session.get("user")
         ctx: dict[str, Any] = {"campaign": st.campaign, "user": user, "groups_zh": GROUP_NAMES_ZH,
-                               "reasons": L.REASON_CODES, "tree": st.tree}
+                               "reasons": L.REASON_CODES, "tree": st.tree, "replay_url": replay_url}
         if user:
             ctx["csrf_token_value"] = generate_csrf()
         return ctx
 
     _routes(app, st)
     return app
+
+
+REPLAY_KEY_AGE = 12 * 3600  # seconds a replay key stays valid (the session's lifetime)
+
+
+def _replay_signer() -> Any:
+    from flask import current_app
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="windvane-audit-replay")
+
+
+def replay_url(page_id: int, rendered: bool = False) -> str:
+    """The replay route of one archived page with its signed key (usable without the session cookie,
+    which the sandboxed frame does not send, for REPLAY_KEY_AGE seconds)."""
+    key = _replay_signer().dumps(int(page_id))
+    return url_for("replay_rendered" if rendered else "replay_page", page_id=page_id, k=key)
+
+
+def replay_key_ok(key: str, page_id: Any) -> bool:
+    from itsdangerous import BadData
+
+    if not key or page_id is None:
+        return False
+    try:
+        return _replay_signer().loads(key, max_age=REPLAY_KEY_AGE) == int(page_id)
+    except (BadData, ValueError, TypeError):
+        return False
 
 
 def _error(status: int, message: str) -> Any:
@@ -500,7 +534,7 @@ def _routes(app: Flask, st: _State) -> None:  # noqa: C901 - one place for every
                     seen.setdefault(i.id, i)
             groups.append({"id": grp, "name_zh": GROUP_NAMES_ZH.get(grp, grp), "targets": len(members),
                            "progress": led.progress(list(seen.values()))})
-        return render_template("campaign.html", groups=groups, progress=led.progress(list(led.items.values())),
+        return render_template("campaign.html", groups=groups, prog=led.progress(list(led.items.values())),
                                run=_latest_run(), orphans=len(led.orphans), overrides=len(led.overrides),
                                campaign_row=st.store().campaign(st.campaign))
 
@@ -539,7 +573,7 @@ def _routes(app: Flask, st: _State) -> None:  # noqa: C901 - one place for every
         overrides = [{"leaf": st.tree.nodes.get(leaf), "leaf_id": leaf, **d}
                      for (tid, leaf), d in led.overrides.items() if tid == target_id]
         orphans = [o for o in led.orphans if o.get("site_id") == t["site_id"] or o.get("target_id") == target_id]
-        return render_template("target.html", t=t, indices=indices, progress=led.progress(items),
+        return render_template("target.html", t=t, indices=indices, prog=led.progress(items),
                                total=scores.get("total"), run=run, overrides=overrides, orphans=orphans)
 
     @app.get("/target/<target_id>/node/<node_id>")
@@ -581,7 +615,7 @@ def _routes(app: Flask, st: _State) -> None:  # noqa: C901 - one place for every
         run = _latest_run()
         scores = _run_scores(run, target_id)
         return render_template("leaf.html", t=t, leaf=leaf, sub=st.tree.nodes.get(leaf.parent or ""),
-                               index=st.tree.index_of(leaf_id), items=items, progress=led.progress(items),
+                               index=st.tree.index_of(leaf_id), items=items, prog=led.progress(items),
                                score=scores.get(leaf_id), run=run, override=led.overrides.get((target_id, leaf_id)),
                                applies=leaf.applies_to(t["grp"]), rules=[r for r in st.ruleset.rules
                                                                           if r.leaf_id == leaf_id])
@@ -661,7 +695,7 @@ def _routes(app: Flask, st: _State) -> None:  # noqa: C901 - one place for every
         return render_template("queue.html", items=items[:limit], count=len(items), limit=limit, filters=f,
                                by_site=by_site, targets=targets, overrides=overrides,
                                groups=list(dict.fromkeys(t["grp"] for t in targets)),
-                               progress=led.progress(_queue_items(led, {**f, "status": "all"})),
+                               prog=led.progress(_queue_items(led, {**f, "status": "all"})),
                                last=_last_own_decision(led, _user()),
                                next_url=url_for("next_unreviewed") + _qs({k: v for k, v in f.items()
                                                                           if k != "status"}),
@@ -691,7 +725,7 @@ def _routes(app: Flask, st: _State) -> None:  # noqa: C901 - one place for every
             def link_for(url: str) -> str:
                 base, _, frag = url.partition("#")
                 pid = links.get(base) or links.get(base.rstrip("/")) or links.get(base + "/")
-                target = url_for("replay_page", page_id=pid) if pid else url_for("replay_missing")
+                target = replay_url(pid) if pid else url_for("replay_missing")
                 return target + (f"#{frag}" if frag else "")
 
             html = rewrite_html(body, page.get("encoding") if not rendered else "utf-8",
@@ -957,8 +991,8 @@ def make_server(store_path: str | Path, host: str = "127.0.0.1", port: int = DEF
 
     app = create_app(store_path, **kw)
     try:
-        return create_server(app, host=host, port=port, threads=8, ident="windvane-audit",
-                             clear_untrusted_proxy_headers=True)
+        server = create_server(app, host=host, port=port, threads=8, ident="windvane-audit",
+                               clear_untrusted_proxy_headers=True)
     except OSError as e:
         if e.errno == errno.EADDRINUSE:
             raise AuditError(f"port {port} on {host} is in use (another `windvane audit serve`?); "
@@ -967,13 +1001,14 @@ def make_server(store_path: str | Path, host: str = "127.0.0.1", port: int = DEF
             raise AuditError(f"cannot listen on {host}:{port} ({os.strerror(e.errno)}); "
                              "choose another --host or --port") from None
         raise
+    server.flask_app = app
+    return server
 
 
 def serve(store_path: str | Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT, **kw: Any) -> None:
     """Serve the application with waitress until interrupted."""
     server = make_server(store_path, host=host, port=port, **kw)
-    app = server.application
-    st = app.extensions["windvane_audit"]
+    st = server.flask_app.extensions["windvane_audit"]
     print(f"windvane audit: campaign {st.campaign} at http://{host}:{server.effective_port}/ "
           "(Ctrl-C stops)", flush=True)
     try:

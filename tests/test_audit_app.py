@@ -289,12 +289,19 @@ def test_replay_is_sandboxed_and_never_points_at_the_live_web(world, alice):
     assert "&lt;script&gt;alert(1)" in body or "<script>alert(1)" not in body
     # a link to an archived page replays that page; others land on the not-archived notice
     hrefs = {a.text_content(): a.get("href") for a in doc.iter("a")}
-    assert re.fullmatch(r"/replay/\d+", hrefs["首页"])
+    home = re.fullmatch(r"/replay/(\d+)\?k=([\w.-]+)", hrefs["首页"])
+    assert home
     status, headers, _ = alice.get(hrefs["首页"])
     assert status == 200 and headers["content-security-policy"].startswith("sandbox")
     status, headers, _ = alice.get("/replay/missing")
     assert status == 404 and headers["content-security-policy"].startswith("sandbox")
-    assert Client(world["port"]).get(f"/replay/{item.page_id}")[0] == 302  # signed-in users only
+    # the sandboxed frame sends no cookie: a page's signed key opens that page alone, nothing else does
+    anon = Client(world["port"])
+    assert anon.get(f"/replay/{item.page_id}")[0] == 302
+    assert anon.get(hrefs["首页"])[0] == 200
+    assert anon.get(f"/replay/{item.page_id}?k={home.group(2)}")[0] == 302  # another page's key
+    assert anon.get(f"/replay/{home.group(1)}?k={home.group(2)}x")[0] == 302  # a forged key
+    assert anon.request("POST", hrefs["首页"])[0] in (401, 405)
 
 
 # --- the walk, the queue, the forms -----------------------------------------------------------------
