@@ -53,6 +53,7 @@ from evidence.store import Store, StoreError
 from evidence.warc import read_record
 
 DEFAULT_PORT = 8700
+_ROOT = Path(__file__).resolve().parent.parent
 MAX_UPLOAD = 32 * 1024 * 1024
 FILTER_KEYS = ("status", "leaf", "target", "group", "overridden")
 STATUSES = ("unreviewed", "confirmed", "rejected", "reviewed", "all")
@@ -360,7 +361,10 @@ def create_app(store_path: str | Path, *, rules_path: str | Path = "rules", camp
             if not 0.0 <= qc_share <= 1.0:
                 raise AuditError(f"--qc-share {qc_share}: a share between 0 and 1")
             L.set_qc_share(store, qc_share)
-    ruleset = load_rules(Path(rules_path))
+    rules_dir = Path(rules_path)
+    if not rules_dir.is_absolute() and not rules_dir.exists() and (_ROOT / rules_dir).exists():
+        rules_dir = _ROOT / rules_dir  # "rules" means the project's rules wherever the server starts
+    ruleset = load_rules(rules_dir)
 
     app = Flask(__name__, template_folder="templates", static_folder="static")
     app.config.update(
@@ -382,6 +386,8 @@ def create_app(store_path: str | Path, *, rules_path: str | Path = "rules", camp
     def _guard() -> Any:
         if request.routing_exception is not None:
             return None  # 404 / 405 answer as such, whoever asks
+        if request.endpoint in public and request.endpoint != "login":
+            return None  # static files, the not-archived notice, and /api/login (no CSRF: no session yet)
         signed_in = bool(session.get("user")) and accounts.is_active(st.store(), session["user"])
         if request.endpoint in replay_endpoints and not signed_in and request.method in ("GET", "HEAD"):
             # the sandboxed replay has an opaque origin: its own requests carry no session cookie,
@@ -394,7 +400,7 @@ def create_app(store_path: str | Path, *, rules_path: str | Path = "rules", camp
             if _is_api() or request.method not in ("GET", "HEAD"):
                 return _error(401, "sign in first (POST /api/login, or the sign-in page)")
             return redirect(url_for("login", next=request.full_path if request.query_string else request.path))
-        if request.method not in ("GET", "HEAD", "OPTIONS") and request.endpoint != "api_login":
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
             csrf.protect()
         return None
 
