@@ -80,7 +80,7 @@ class _State:
         self.local = threading.local()
         self.lock = threading.Lock()
         self.generation = 0
-        self.cached: tuple[tuple, Any] | None = None
+        self.cached: tuple[tuple, Any, dict[str, list]] | None = None
         self.failures: dict[str, list[float]] = defaultdict(list)
 
     def store(self) -> Store:
@@ -100,14 +100,26 @@ class _State:
         return tuple(out)
 
     def ledger(self) -> Any:
+        """The campaign's ledger, loaded again only when the store changed (its files' mtime and size,
+        or a write through this application)."""
         key = self.fingerprint()
         with self.lock:
             if self.cached and self.cached[0] == key:
                 return self.cached[1]
         led = L.load_ledger(self.store(), self.campaign)
+        by_site: dict[str, list] = defaultdict(list)
+        for item in led.items.values():
+            by_site[item.site_id].append(item)
         with self.lock:
-            self.cached = (key, led)
+            self.cached = (key, led, dict(by_site))
         return led
+
+    def site_items(self, led: Any, site_id: str) -> list:
+        with self.lock:
+            cached = self.cached
+        if cached and cached[1] is led:
+            return cached[2].get(site_id, [])
+        return led.items_of_site(site_id)
 
     def changed(self) -> None:
         with self.lock:
@@ -154,7 +166,7 @@ def _applies(leaf_id: str, group: str) -> bool:
 
 
 def _target_items(led: Any, t: dict) -> list:
-    return [i for i in led.items_of_site(t["site_id"]) if _applies(i.leaf_id, t["grp"])]
+    return [i for i in _state().site_items(led, t["site_id"]) if _applies(i.leaf_id, t["grp"])]
 
 
 def _sort_key(item: Any, site_order: dict[str, int]) -> tuple:
@@ -314,8 +326,8 @@ def _is_api() -> bool:
 
 def _record(payload: dict) -> dict:
     st = _state()
-    try:
-        row = L.record_decision(st.store(), st.campaign, _user(), payload, proxy=st.proxy)
+    try:  # the cached ledger is the store's current state (see _State.ledger): no second load
+        row = L.record_decision(st.store(), st.campaign, _user(), payload, proxy=st.proxy, ledger=st.ledger())
     finally:
         st.changed()
     return row
