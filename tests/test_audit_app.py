@@ -22,7 +22,7 @@ from audit import accounts
 from audit.app import AuditError, create_app, make_server
 from audit.cli import AuditCliError, add_audit_parser, read_password
 from audit.ledger import load_ledger
-from evidence.store import Store
+from evidence.store import Store, StoreError, now_iso
 from evidence.warc import WarcArchive
 from extractors.rules import load_rules
 from extractors.run import extract
@@ -50,6 +50,8 @@ HOSTILE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>测试页 &
 <svg><a href="javascript:alert(6)"><text>x</text></a></svg>
 </body></html>"""
 PASSWORD = "correct horse battery"
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082")
 
 
 # --- the world: store, extraction, accounts, a running server -----------------------------------
@@ -67,7 +69,17 @@ def world(tmp_path_factory):
         _add_page(store, a, C, "330100", HZ + "/art/2022/11/25/art_1229063382_1828371.html",
                   (PAGES / "hanweb_policy_hangzhou.html").read_bytes(), encoding="utf-8")
         _add_page(store, a, C, "330100", HOSTILE_URL, HOSTILE.encode("utf-8"), "text/html; charset=utf-8", "utf-8")
+        # the browser's rendered DOM of the hostile page, and a screenshot of it
+        ref = a.write_response(HOSTILE_URL, 200, "OK", [("Content-Type", "text/html; charset=utf-8")],
+                               HOSTILE.replace("测试页", "渲染后").encode("utf-8"), now_iso(), record_type="resource")
         a.close()
+        shot = store.campaign_dir(C) / "shots" / "hostile.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        shot.write_bytes(PNG)
+        store.conn.execute("update pages set rendered_warc_offset = ?, screenshot = ? where url = ?",
+                           [ref.offset, "shots/hostile.png", HOSTILE_URL])
+        store.conn.execute("update pages set screenshot = '../../../etc/passwd' where url = ?", [HZ + "/"])
+        store.conn.commit()
         extract(store, C, load_rules(ROOT / "rules"))
         score(store, C, load_rules(ROOT / "rules"), run_id="r1")
         accounts.add_user(store, "alice", PASSWORD)
@@ -304,6 +316,23 @@ def test_replay_is_sandboxed_and_never_points_at_the_live_web(world, alice):
     assert anon.request("POST", hrefs["首页"])[0] in (401, 405)
 
 
+def test_rendered_dom_and_screenshot_are_served_inert(world, alice):
+    item = _hostile_item(world)
+    _, _, html = alice.get(f"/evidence/{quote(item.id)}")
+    doc = lxml.html.document_fromstring(html)
+    rendered = next(a.get("href") for a in doc.iter("a") if "/rendered" in (a.get("href") or ""))
+    status, headers, body = alice.get(rendered)
+    assert status == 200 and "渲染后" in body and headers["content-security-policy"].startswith("sandbox")
+    rdoc = lxml.html.document_fromstring(body)
+    assert not rdoc.xpath("//script") and "live.example.org" not in lxml.html.tostring(rdoc, encoding="unicode")
+    assert doc.get_element_by_id("screenshot").get("src") == f"/shot/{item.page_id}"
+    status, headers, data = alice.request("GET", f"/shot/{item.page_id}")
+    assert status == 200 and headers["content-type"] == "image/png" and data == PNG
+    home = _items(world)
+    home_page = next(i.page_id for i in home.values() if i.url == HZ + "/")
+    assert alice.get(f"/shot/{home_page}")[0] == 404  # a path outside the campaign folder is not served
+
+
 # --- the walk, the queue, the forms -----------------------------------------------------------------
 def test_navigation_from_campaign_to_evidence_shows_progress(world, alice):
     status, _, html = alice.get("/")
@@ -494,11 +523,16 @@ def test_cli_reads_the_password_from_stdin_and_exports(world, tmp_path):
     out = tmp_path / "d.csv"
     args = parser.parse_args(["audit", "export", "decisions", "--store", str(world["path"]), "--out", str(out)])
     assert args.func(args) == 0 and "evidence_id" in out.read_text(encoding="utf-8-sig")
-    args = parser.parse_args(["audit", "serve", "--store", str(world["path"]), "--port", "8799"])
-    assert args.port == 8799 and args.host == "127.0.0.1" and args.func.__name__ == "cmd_serve"
+    args = parser.parse_args(["audit", "serve", "--store", str(world["path"]), "--port", str(world["port"])])
+    assert args.host == "127.0.0.1" and args.func.__name__ == "cmd_serve"
+    with pytest.raises(AuditError, match="in use"):  # a StoreError: windvane prints it as one line
+        args.func(args)
+    args = parser.parse_args(["audit", "export", "approved", "--store", str(world["path"]), "--run", "nope",
+                              "--out", str(out)])
+    with pytest.raises(StoreError):
+        args.func(args)
 
 
 def test_create_app_refuses_a_missing_store(tmp_path):
-    from evidence.store import StoreError
     with pytest.raises(StoreError):
         create_app(tmp_path / "none.db", rules_path=ROOT / "rules")
