@@ -62,6 +62,13 @@ LOGIN_MAX_FAILURES = 10  # per name and per client address within the window
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             "frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+# Chinese labels of the values the rules record (extractors/document.py, promulgation.py)
+VALUE_LABELS = {"doc_number": "文号", "issuer": "发文机关", "title": "标题", "date": "日期",
+                "written_date": "成文日期", "published_date": "发布日期", "effective_date": "施行日期",
+                "expiry_date": "失效日期", "validity": "有效性", "is_draft": "草案/征求意见稿",
+                "index_no": "索引号", "category": "分类", "keywords": "主题词", "source": "来源",
+                "decree_note": "令号说明", "check_notes": "检查说明", "note": "说明", "file": "文件",
+                "added_by": "添加人"}
 
 
 class AuditError(StoreError):
@@ -292,11 +299,11 @@ def _value_rows(values: dict, as_of: str | None) -> tuple[list[dict], list[dict]
                 checks.append({"name": ck, "value": cv if isinstance(cv, str | int | float | bool) or cv is None
                                else json.dumps(cv, ensure_ascii=False), "ok": cv if isinstance(cv, bool) else None})
             continue
-        shown = v if isinstance(v, str | int | float) or v is None else json.dumps(v, ensure_ascii=False)
+        shown = "" if v is None else v if isinstance(v, str | int | float) else json.dumps(v, ensure_ascii=False)
         date_state = None
         if as_of and isinstance(v, str) and _DATE_RE.match(v):
             date_state = "before" if v[:10] <= as_of[:10] else "after"
-        rows.append({"name": k, "value": shown, "date": date_state})
+        rows.append({"name": k, "label": VALUE_LABELS.get(k, ""), "value": shown, "date": date_state})
     return rows, checks
 
 

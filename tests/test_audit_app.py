@@ -436,7 +436,9 @@ def test_uploaded_file_names_cannot_leave_the_store(world, alice):
     # the manual item has its own evidence page, its file downloads as an attachment
     status, _, html = alice.get(f"/evidence/{quote(manual[-1].id)}")
     assert status == 200 and "人工" in html
-    status, headers, body = alice.get(f"/upload/{quote(manual[-1].values['file'])}")
+    link = lxml.html.document_fromstring(html).get_element_by_id("uploaded-file").get("href")
+    assert link == f"/upload/{manual[-1].values['file']}"
+    status, headers, body = alice.get(link)
     assert status == 200 and body == "EVIL" and headers["content-disposition"].startswith("attachment")
     assert alice.get("/upload/../../etc/passwd")[0] == 404
 
