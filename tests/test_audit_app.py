@@ -478,6 +478,25 @@ def test_qc_page_is_blind_and_resolution_needs_a_disagreement(world, alice):
         set_qc_share(store, 0.1)
 
 
+def test_a_decision_whose_evidence_is_gone_is_shown_orphaned(world, alice):
+    hostile = _hostile_item(world)
+    item = next(i for i in _items(world).values() if not i.manual and i.page_id != hostile.page_id)
+    status, row = alice.decide({"evidence_id": item.id, "decision": "reject", "reason": "not_asked"})
+    assert status == 201
+    conn = sqlite3.connect(world["path"])
+    with conn:  # what a re-extraction does to a finding the edited rule no longer makes
+        conn.execute("delete from evidence where eid = ?", [item.id])
+    conn.close()
+    _, _, html = alice.get("/orphans")
+    doc = lxml.html.document_fromstring(html)
+    rows = doc.xpath(f"//tr[@class='orphan'][@data-evidence-id='{item.id}']")
+    assert rows and item.rule_id in rows[0].text_content()
+    _, _, html = alice.get(f"/target/{TARGET}")
+    assert lxml.html.document_fromstring(html).xpath(f"//li[@class='orphan'][@data-evidence-id='{item.id}']")
+    assert alice.get(f"/evidence/{quote(item.id)}")[0] == 404
+    assert alice.decide({"evidence_id": item.id, "decision": "confirm"})[0] == 404
+
+
 # --- start-up, accounts and the command line ---------------------------------------------------------
 def test_port_in_use_is_one_clear_error(world):
     with pytest.raises(AuditError, match=r"port \d+ .* in use.*--port"):
