@@ -339,10 +339,12 @@ def load_ledger(store: Store, campaign: str) -> Ledger:
         else:
             item.decision = d
             item.status = "confirmed" if kind == "confirm" else "rejected"
+    for d in dec_rows:  # an added item's history starts with its 'add'
+        if d["decision"] == "add":
+            added = items.get(d.get("evidence_key") or f"{MANUAL_PREFIX}{d['id']}")
+            if added is not None:
+                added.history.insert(0, d)
     for item in items.values():
-        for d in dec_rows:  # undo rows and add rows belong to an item's history too
-            if d["decision"] == "add" and (d.get("evidence_key") or f"{MANUAL_PREFIX}{d['id']}") == item.id:
-                item.history.insert(0, d)
         if item.qc_decision and item.decision:
             resolved = item.decision["role"] == "resolve" and item.decision["id"] > item.qc_decision["id"]
             first = _first_review(item.history)
@@ -358,10 +360,23 @@ _COLS = ("campaign", "evidence_key", "site_id", "target_id", "leaf_id", "decisio
 
 def _insert(store: Store, row: dict) -> dict:
     cols = [c for c in _COLS if c in row]
-    with store.conn:
-        cur = store.conn.execute(
+    conn = store.conn
+    in_tx = conn.in_transaction
+    if not in_tx:
+        conn.execute("BEGIN IMMEDIATE")  # the checks below and the insert see one state of the ledger
+    try:
+        if row.get("undoes") is not None and conn.execute(
+                "SELECT 1 FROM decisions WHERE undoes = ? AND campaign = ?", [row["undoes"], row["campaign"]]).fetchone():
+            raise DecisionError(f"decision {row['undoes']} is already undone", 409)
+        cur = conn.execute(
             f"INSERT INTO decisions ({', '.join(chr(34) + c + chr(34) for c in cols)}) "
             f"VALUES ({', '.join('?' * len(cols))})", [row[c] for c in cols])
+    except BaseException:
+        if not in_tx:
+            conn.rollback()
+        raise
+    if not in_tx:
+        conn.commit()
     out = _decision_dict({**{c: None for c in _COLS}, **row, "id": cur.lastrowid})
     return out
 
@@ -551,6 +566,13 @@ def archive_url(store: Store, campaign: str, site_id: str, url: str, *, proxy: s
 
 
 # --- exports ----------------------------------------------------------------------------------
+def _cell(v: Any) -> Any:
+    """A CSV cell a spreadsheet will not run: text starting with = + - @ (or a tab/CR) gets a leading '."""
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + v
+    return v
+
+
 DECISION_EXPORT_COLS = ("id", "at", "who", "role", "decision", "evidence_id", "target_id", "site_id", "leaf_id",
                         "reason", "note", "points", "undoes", "undone", "orphaned", "rule_id", "url", "snippet",
                         "page_sha256", "file")
@@ -564,7 +586,7 @@ def decisions_csv(store: Store, campaign: str, out: TextIO) -> int:
     w.writerow(DECISION_EXPORT_COLS)
     for d in led.decisions:
         d = {**d, "orphaned": int(d["id"] in orphan_ids), "undone": int(bool(d.get("undone")))}
-        w.writerow([d.get(c) for c in DECISION_EXPORT_COLS])
+        w.writerow([_cell(d.get(c)) for c in DECISION_EXPORT_COLS])
     return len(led.decisions)
 
 
@@ -590,9 +612,9 @@ def approved_evidence_csv(store: Store, campaign: str, run_id: str | None, out: 
             item = led.items.get(str(key))
             if item is None or item.status != "confirmed" or not item.decision:
                 continue
-            w.writerow([tid, name, grp, leaf, pts, item.id, int(item.manual), item.rule_id, item.rule_version,
-                        item.url, item.page_sha256, item.snippet, item.decision["who"], item.decision["at"],
-                        item.decision["id"]])
+            w.writerow([_cell(v) for v in (
+                tid, name, grp, leaf, pts, item.id, int(item.manual), item.rule_id, item.rule_version, item.url,
+                item.page_sha256, item.snippet, item.decision["who"], item.decision["at"], item.decision["id"])])
             n += 1
     return n
 

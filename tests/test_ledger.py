@@ -311,3 +311,15 @@ def test_added_evidence_is_archived_on_the_spot_and_exported(world):
     assert any(confirm_me.id in ln for ln in lines) and any(d["evidence_id"] in ln for ln in lines)
     led = load_ledger(store, C)
     assert not any(i.id in ln for ln in lines for i in led.items.values() if i.status == "unreviewed")
+
+
+def test_exported_cells_never_run_as_spreadsheet_formulas(world):
+    store = world["store"]
+    item = _first(load_ledger(store, C), "hotline_12345.text")
+    record_decision(store, C, "alice", {"evidence_id": item.id, "decision": "reject", "reason": "other",
+                                        "note": "=HYPERLINK(\"http://evil\")"})
+    buf = io.StringIO()
+    decisions_csv(store, C, buf)
+    import csv
+    row = list(csv.DictReader(io.StringIO(buf.getvalue())))[0]
+    assert row["note"] == "'=HYPERLINK(\"http://evil\")"

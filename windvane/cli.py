@@ -196,16 +196,6 @@ def cmd_simweb_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_audit(args: argparse.Namespace) -> int:
-    try:
-        from audit.app import serve
-    except ImportError:
-        raise UserError("the audit UI is not built yet; browse the store with Datasette meanwhile: "
-                        f"datasette {args.store}") from None
-    serve(Path(args.store), host=args.host, port=args.port)
-    return 0
-
-
 def cmd_schedule(args: argparse.Namespace) -> int:
     try:
         from crawlers.schedule import install_schedule
@@ -345,11 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="append one JSON line per request (time, host, path, status, Retry-After) to FILE")
     sc.set_defaults(func=cmd_simweb_serve)
 
-    sp = sub.add_parser("audit", help="serve the audit UI")
-    sp.add_argument("--store", default=str(DEFAULT_STORE))
-    sp.add_argument("--host", default="127.0.0.1")
-    sp.add_argument("--port", type=int, default=8001)
-    sp.set_defaults(func=cmd_audit)
+    from audit.cli import add_audit_parser
+    add_audit_parser(sub)
 
     from audit.datasette_cmd import add_datasette_parser
     add_datasette_parser(sub)
