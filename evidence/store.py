@@ -127,7 +127,7 @@ class Store:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
             _add_columns(conn)
-            from audit.ledger import ensure_identity
+            from evidence.identity import ensure_identity
             ensure_identity(conn)
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             conn.commit()
@@ -284,7 +284,7 @@ class Store:
         """Make the campaign's evidence (for the given sites, or all) exactly ``rows``, keyed by the
         stable evidence key (``eid``, audit/ledger.py): a finding found again keeps its row and its
         ``first_seen``; findings no longer found are removed; new ones are added."""
-        from audit.ledger import evidence_key
+        from evidence.identity import evidence_key
 
         sha = {pid: h for pid, h in self.conn.execute("SELECT id, sha256 FROM pages WHERE campaign = ?", [campaign])}
         keyed: dict[str, dict] = {}

@@ -19,11 +19,11 @@ from audit.ledger import (
     approved_evidence_csv,
     cohen_kappa,
     decisions_csv,
-    evidence_key,
     load_ledger,
     record_decision,
     set_qc_share,
 )
+from evidence.identity import evidence_key
 from evidence.store import Store
 from evidence.warc import WarcArchive, read_record
 from extractors.rules import load_rules
