@@ -31,7 +31,6 @@ import select
 import shutil
 import sqlite3
 import subprocess
-import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -54,6 +53,7 @@ TARGET = "capital-330100"
 PROVINCE = "province-330000"
 HZ = "https://www.hangzhou.gov.cn"
 USER, PASSWORD = "alice", "correct horse battery staple"
+QC_USER = "bob"  # the second auditor
 # the hand-found URL: a page the simulated web serves (the city's public-data catalogue) that the crawl
 # did not store; the application archives it through the simulated web's proxy when it is added
 HAND_URL = "https://sjml.hangzhou.gov.cn/"
@@ -84,22 +84,6 @@ PAYLOAD_TITLE = "便民服务 <script>fetch('/pwned-title')</script>"
 
 
 # --- the world ----------------------------------------------------------------------------------
-def _audit_cli() -> list[str]:
-    """``windvane audit`` once windvane's CLI carries the audit parser; until then the same parser
-    (audit.cli.add_audit_parser) and commands run under a bare argparse root."""
-    if run_cli("audit", "user", "--help").returncode == 0:
-        return [WINDVANE, "audit"]
-    shim = ("import argparse, sys\n"
-            "from audit.cli import add_audit_parser\n"
-            "from evidence.store import StoreError\n"
-            "p = argparse.ArgumentParser(prog='windvane')\n"
-            "add_audit_parser(p.add_subparsers(dest='command', required=True))\n"
-            "a = p.parse_args(['audit', *sys.argv[1:]])\n"
-            "try:\n    sys.exit(a.func(a))\n"
-            "except StoreError as e:\n    sys.exit(f'windvane audit: {e}')\n")
-    return [sys.executable, "-c", shim]
-
-
 def _add_xss_page(store_path: Path) -> None:
     """Archive the hostile page as the crawl would have: a WARC response record in the campaign's
     archive and a pages row with its title and visible text."""
@@ -173,10 +157,11 @@ def world(tmp_path_factory):
         _add_xss_page(store)
         run_cli("extract", "--store", str(store), "--rules", str(rules), check=True, timeout=300)
         run_cli("score", "--store", str(store), "--rules", str(rules), "--run", "r1", check=True, timeout=300)
-        audit = _audit_cli()
-        proc = subprocess.run([*audit, "user", "add", USER, "--store", str(store)], input=PASSWORD + "\n",
-                              capture_output=True, text=True, timeout=60, cwd=ROOT)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
+        audit = [WINDVANE, "audit"]
+        for name in (USER, QC_USER):
+            proc = subprocess.run([*audit, "user", "add", name, "--store", str(store)], input=PASSWORD + "\n",
+                                  capture_output=True, text=True, timeout=60, cwd=ROOT)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
         server, base = _start_server([*audit, "serve", "--store", str(store), "--campaign", CAMPAIGN, "--rules",
                                       str(rules), "--host", "127.0.0.1", "--port", "0", "--proxy", web.proxy_url],
                                      tmp / "audit-serve.log")
@@ -229,23 +214,28 @@ class Watch:
         dialog.dismiss()
 
 
-@pytest.fixture
-def auditor(browser, world):
-    """A fresh browser context (no cookies), signed in on the sign-in form."""
+def _sign_in(browser, world, user: str):
+    """A fresh browser context (no cookies), signed in on the sign-in form; returns its page."""
     context = browser.new_context(base_url=world["base"], viewport={"width": 1280, "height": 900}, locale="zh-CN")
     context.set_default_timeout(15000)
     watch = Watch(context)
     page = context.new_page()
     page.goto("/")
     assert "/login" in page.url  # no session: the application sends us to sign in
-    page.fill("#username", USER)
+    page.fill("#username", user)
     page.fill("#password", PASSWORD)
     page.click("#login-submit")
     page.wait_for_url(re.compile(re.escape(world["base"]) + r"/(\?.*)?$"))
-    assert page.locator("#current-user").inner_text() == USER
+    assert page.locator("#current-user").inner_text() == user
     page.watch = watch
+    return page
+
+
+@pytest.fixture
+def auditor(browser, world):
+    page = _sign_in(browser, world, USER)
     yield page
-    context.close()
+    page.context.close()
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -259,6 +249,7 @@ def _shot_with_replay(world, page, name: str) -> None:
     page.locator("iframe#replay").scroll_into_view_if_needed()
     page.frame(name="replay").wait_for_load_state("load")
     page.wait_for_timeout(300)
+    page.evaluate("() => window.scrollTo(0, 0)")  # the sticky decision bar back in its place
     _shot(world, page, name)
 
 
@@ -354,7 +345,10 @@ def test_hostile_page_text_is_shown_as_text_and_runs_nothing(world, auditor):
     pre = page.locator("#page-text")
     assert PAYLOAD_TEXT in pre.inner_text()
     assert pre.locator("script, img, a, iframe").count() == 0
-    assert page.locator("#snippet-mark").inner_text() in ("热线 12345", "12345")
+    assert page.locator("#snippet-mark").inner_text() == text_item.snippet
+    values = page.locator("#values")  # the match's context, a value of the finding: text too
+    assert "<script>fetch('/pwned-text')</script>" in values.inner_text()
+    assert values.locator("script, img").count() == 0
     assert page.locator("#page-facts").get_by_text(PAYLOAD_TITLE, exact=True).count() == 1
     assert page.locator("main script").count() == 0  # nothing of the page became a script of ours
 
@@ -418,7 +412,7 @@ def test_one_key_reaches_the_next_unreviewed_item(world, auditor):
     _shot(world, page, "09-queue", full_page=False)  # hundreds of rows: the first screen
 
 
-def test_auditor_decides_scores_follow_and_decisions_survive_reextraction(world, auditor):
+def test_auditor_decides_scores_follow_and_decisions_survive_reextraction(world, browser, auditor):
     from extractors.rules import load_rules
 
     page = auditor
@@ -563,8 +557,18 @@ def test_auditor_decides_scores_follow_and_decisions_survive_reextraction(world,
     assert float(page.locator("#leaf-points").get_attribute("data-points")) == 0
     assert page.locator(f'tr.evidence-row[data-evidence-id="{cdo.id}"]').get_attribute("data-status") == "rejected"
 
-    # a rule edit, extraction again: every decision stays on the same finding
+    # a rule edit: the evidence page warns that the rule changed since the evidence was extracted
     _edit_rules(world["rules"])
+    edited = {r.id: r.version for r in load_rules(world["rules"]).rules}
+    assert edited[REJECT_RULE] != cdo.rule_version
+    stale: list[str] = []  # what the pages say about the rule versions; asserted last (see the end)
+    page.goto(f"/evidence/{cdo.id}")
+    warning = page.locator("#rule-section .badge", has_text="规则已修改")
+    if not (warning.count() == 1 and edited[REJECT_RULE] in warning.inner_text()):
+        stale.append(f"after the rule edit, before re-extraction, /evidence/{cdo.id} (extracted with "
+                     f"{cdo.rule_version}) should warn that {REJECT_RULE} changed (now {edited[REJECT_RULE]}); "
+                     f"it shows: {page.locator('#rule-section p').first.inner_text()!r}")
+    # extraction again: every decision stays on the same finding
     run_cli("extract", "--store", str(world["store"]), "--rules", str(world["rules"]), check=True)
     with Store(world["store"]) as st:
         led = load_ledger(st, CAMPAIGN)
@@ -584,9 +588,14 @@ def test_auditor_decides_scores_follow_and_decisions_survive_reextraction(world,
         assert page.locator("#rule-id").inner_text() == led.items[eid].rule_id
         assert page.locator("#rule-section").get_by_text(led.items[eid].rule_version, exact=True).count() == 1
         assert page.locator(f'#history [data-decision-id="{decision["id"]}"]').count() == 1
+        if page.locator("#rule-section .badge", has_text="规则已修改").count():
+            stale.append(f"after re-extraction with the edited rules, /evidence/{eid} (extracted with "
+                         f"{led.items[eid].rule_version}, the rules' current version) still warns: "
+                         f"{page.locator('#rule-section p').first.inner_text()!r}")
     _shot_with_replay(world, page, "13-evidence-after-reextraction")
     page.click("#nav-orphans")
-    page.wait_for_selector("body")
+    page.wait_for_selector("#orphans")
+    assert page.locator("#orphans tr.orphan").count() == 0 and page.locator("#no-orphans").count() == 1
     _shot(world, page, "14-orphans")
     _back_to_target_from_anywhere(page)
     assert page.locator("#orphans li.orphan").count() == 0
@@ -595,10 +604,39 @@ def test_auditor_decides_scores_follow_and_decisions_survive_reextraction(world,
     assert _leaf_score(world, "r3", TARGET, "total")["points"] == pytest.approx(r2_total)
     with Store(world["store"]) as st:
         assert {d["decision_id"] for d in run_decisions(st, "r3")} == set(used)
+
+    # quality control: every reviewed item goes to a second auditor, who reviews blind and disagrees once
     page.click("#nav-qc")
-    page.wait_for_selector("#kappa")
-    _shot(world, page, "15-qc")
+    page.fill("#qc-share", "1")
+    page.click("#qc-share-submit")
+    page.wait_for_selector("#flashes")
+    bob = _sign_in(browser, world, QC_USER)
+    try:
+        bob.click("#nav-qc")
+        assert sorted(bob.locator("tr.qc-row").evaluate_all("rs => rs.map(r => r.dataset.evidenceId)")) == \
+            sorted([home.id, cdo.id])
+        for eid, verdict in ((cdo.id, "confirm"), (home.id, "confirm")):  # alice rejected cdo: a disagreement
+            bob.click(f'tr.qc-row[data-evidence-id="{eid}"] a.qc-link')
+            bob.wait_for_selector(f'body[data-evidence-id="{eid}"][data-role="qc"]')
+            assert bob.locator("#human-decision").get_attribute("data-status") == "hidden"  # blind
+            assert bob.locator("#history").count() == 0 and "旧文件" not in bob.locator("main").inner_text()
+            if eid == cdo.id:
+                _shot_with_replay(world, bob, "16-qc-blind-review")
+            bob.click(f"#{verdict}")
+            bob.wait_for_url(lambda u, eid=eid: f"/qc/review/{eid}" not in u)
+            bob.goto("/qc")
+        assert bob.locator("tr.disagreement-row").evaluate_all("rs => rs.map(r => r.dataset.evidenceId)") == [cdo.id]
+        assert bob.locator("#kappa-all").inner_text().startswith("总体 all: n=2, 一致 agreements=1")
+        _shot(world, bob, "15-qc")
+        assert bob.watch.pwned == [] and bob.watch.dialogs == []
+    finally:
+        bob.context.close()
+    # QC decisions feed agreement, not scores: the review decisions still stand
+    assert _api(page, f"/api/evidence/{cdo.id}")["status"] == "rejected"
     assert page.watch.pwned == [] and page.watch.dialogs == []
+    # the rule versions the pages showed (kept for last: everything above holds either way)
+    assert not stale, "the audit server shows the rules it loaded at start, not the rules folder now:\n" + \
+        "\n".join(stale)
 
 
 def _back_to_target_from_anywhere(page) -> None:
