@@ -77,18 +77,63 @@ class AuditError(StoreError):
 
 # --- state shared by the requests of one application ------------------------------------------
 class _State:
-    def __init__(self, store_path: Path, campaign: str, ruleset: Any, proxy: str | None):
+    def __init__(self, store_path: Path, campaign: str, ruleset: Any, proxy: str | None,
+                 rules_dir: Path | None = None):
         self.store_path = store_path
         self.campaign = campaign
-        self.ruleset = ruleset
-        self.tree = ruleset.tree
-        self.leaf_order = {leaf.id: i for i, leaf in enumerate(self.tree.leaves)}
+        self.rules_dir = rules_dir
+        self._ruleset = ruleset
+        self._rules_sig = self._rules_signature()
+        self.rules_error: str | None = None
         self.proxy = proxy
         self.local = threading.local()
         self.lock = threading.Lock()
         self.generation = 0
         self.cached: tuple[tuple, Any, dict[str, list]] | None = None
         self.failures: dict[str, list[float]] = defaultdict(list)
+
+    def _rules_signature(self) -> tuple:
+        if self.rules_dir is None:
+            return ()
+        try:
+            return tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size)
+                                for p in self.rules_dir.rglob("*") if p.is_file()))
+        except OSError:
+            return ()
+
+    def refresh_rules(self) -> None:
+        """Load the rules again when a file of the rules folder changed (checked once per request): an
+        edit shows up on the next page, and the evidence page then says which findings were made by an
+        older version of their rule. A rules folder that no longer loads keeps the last good rules,
+        and every page says so."""
+        sig = self._rules_signature()
+        if sig == self._rules_sig or self.rules_dir is None:
+            return
+        from extractors.rules import RuleError, load_rules
+        with self.lock:
+            try:
+                self._ruleset = load_rules(self.rules_dir)
+                self.rules_error = None
+            except RuleError as e:
+                self.rules_error = (f"{self.rules_dir}: the rules do not load ({str(e).splitlines()[0]}); "
+                                    "showing the rules as they were")
+            self._rules_sig = sig
+
+    @property
+    def ruleset(self) -> Any:
+        return self._ruleset
+
+    @property
+    def tree(self) -> Any:
+        return self.ruleset.tree
+
+    @property
+    def leaf_order(self) -> dict[str, int]:
+        rs = self.ruleset
+        cached = getattr(self, "_leaf_order", None)
+        if cached is None or cached[0] is not rs:
+            cached = self._leaf_order = (rs, {leaf.id: i for i, leaf in enumerate(rs.tree.leaves)})
+        return cached[1]
 
     def store(self) -> Store:
         st = getattr(self.local, "store", None)
@@ -395,7 +440,7 @@ def create_app(store_path: str | Path, *, rules_path: str | Path = "rules", camp
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.jinja_env.autoescape = True
     app.jinja_env.tests["http_url"] = _http_url
-    app.extensions["windvane_audit"] = st = _State(store_path, row["campaign"], ruleset, proxy)
+    app.extensions["windvane_audit"] = st = _State(store_path, row["campaign"], ruleset, proxy, rules_dir)
     csrf = CSRFProtect(app)
 
     public = {"login", "api_login", "static", "replay_missing"}
@@ -403,6 +448,8 @@ def create_app(store_path: str | Path, *, rules_path: str | Path = "rules", camp
 
     @app.before_request
     def _guard() -> Any:
+        if request.endpoint not in ("static", "replay_page", "replay_rendered", "replay_missing"):
+            st.refresh_rules()
         if request.routing_exception is not None:
             return None  # 404 / 405 answer as such, whoever asks
         if request.endpoint in public and request.endpoint != "login":
@@ -455,7 +502,8 @@ def create_app(store_path: str | Path, *, rules_path: str | Path = "rules", camp
     def _globals() -> dict:
         user = session.get("user")
         ctx: dict[str, Any] = {"campaign": st.campaign, "user": user, "groups_zh": GROUP_NAMES_ZH,
-                               "reasons": L.REASON_CODES, "tree": st.tree, "replay_url": replay_url}
+                               "reasons": L.REASON_CODES, "tree": st.tree, "replay_url": replay_url,
+                               "rules_error": st.rules_error}
         if user:
             ctx["csrf_token_value"] = generate_csrf()
         return ctx
