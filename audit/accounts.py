@@ -5,12 +5,15 @@ one row per auditor, the password hashed with argon2id (argon2-cffi's ``Password
 default parameters; a hash made with older parameters is re-hashed on the next good sign-in).
 Accounts are managed from the command line (``windvane audit user add NAME``); the web
 application only reads them. The session secret (signs the session cookie and the CSRF tokens)
-is generated once and kept in the store's ``meta`` table, so a restarted server keeps everyone
-signed in.
+is generated once and kept in a file only its owner can read, beside the store
+(``<store>.files/audit-secret.key``, mode 0600) — not in a table, because the store is meant to
+be opened in Datasette, where anyone with SQL could read a table and forge sessions. A restarted
+server keeps everyone signed in.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import sqlite3
@@ -119,9 +122,33 @@ def check(store: Store, name: str, password: str) -> bool:
     return True
 
 
+SECRET_FILE = "audit-secret.key"
+
+
 def secret_key(store: Store) -> str:
-    """The session secret kept in ``meta`` (created on first use; concurrent first uses agree)."""
-    with store.conn:
-        store.conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
-                           (SECRET_KEY_META, secrets.token_hex(32)))
-    return store.conn.execute("SELECT value FROM meta WHERE key = ?", (SECRET_KEY_META,)).fetchone()[0]
+    """The session secret, from ``<store>.files/audit-secret.key`` (created on first use with mode
+    0600; concurrent first uses agree: the file is created exclusively). A secret an older version
+    kept in ``meta`` moves into the file and leaves the table."""
+    path = store.files_dir / SECRET_FILE
+    store.files_dir.mkdir(parents=True, exist_ok=True)
+    old = store.conn.execute("SELECT value FROM meta WHERE key = ?", (SECRET_KEY_META,)).fetchone()
+    if not path.exists():
+        value = old[0] if old else secrets.token_hex(32)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(value)
+    if old:
+        with store.conn:
+            store.conn.execute("DELETE FROM meta WHERE key = ?", (SECRET_KEY_META,))
+    try:
+        value = path.read_text().strip()
+    except OSError as e:
+        raise StoreError(f"{path}: cannot read the audit session secret ({e.strerror})") from None
+    if len(value) < 32:
+        raise StoreError(f"{path}: the audit session secret is damaged; delete the file to make a new one "
+                         "(everyone signs in again)")
+    return value

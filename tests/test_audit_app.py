@@ -515,6 +515,10 @@ def test_accounts_hash_passwords_and_disabled_users_lose_their_session(world, tm
         accounts.add_user(store, "carol", PASSWORD)
         secret = accounts.secret_key(store)
         assert secret == accounts.secret_key(store) and len(secret) >= 32
+        # kept outside every table (Datasette serves the tables), readable by its owner only
+        key_file = store.files_dir / accounts.SECRET_FILE
+        assert key_file.read_text() == secret and (key_file.stat().st_mode & 0o777) == 0o600
+        assert secret not in repr(store.conn.execute("select * from meta").fetchall())
     carol = Client(world["port"])
     assert carol.login("carol") == 200 and carol.get("/api/targets")[0] == 200
     with Store(world["path"]) as store:
