@@ -80,7 +80,12 @@ PLUGIN_SOURCE = '''"""windvane: 2-character words in the pages table's search bo
 from datasette import hookimpl
 from datasette.filters import FilterArguments
 
-from audit.datasette_cmd import contains_filter, short_words_app
+from audit.datasette_cmd import contains_filter, hide_secrets, short_words_app
+
+
+@hookimpl
+def prepare_connection(conn, database, datasette):
+    hide_secrets(conn)
 
 
 @hookimpl
@@ -137,6 +142,42 @@ def contains_filter(table: str, words: list[str], search: str | None) -> tuple |
         params[f"contains_{i}"] = like
         human.append(f'title, url or text contains "{w}"')
     return clauses, params, human, {"search": " ".join(filter(None, [search, *words]))}
+
+
+# --- secrets the store holds for the audit app -----------------------------------------------------
+# Datasette serves every table, and lets anyone who reaches it run SQL: the auditors' password hashes
+# (audit/accounts.py) read as NULL through an SQLite authorizer on each of its connections, whatever the
+# query (table view, canned query, arbitrary SQL). So does meta.value when an older store still keeps
+# the audit app's session secret there (the cmd checks, and says so in HIDE_ENV).
+HIDDEN_COLUMNS = {("auditors", "password_hash")}
+HIDE_ENV = "WINDVANE_DATASETTE_HIDE"     # extra table.column pairs, comma-separated
+
+
+def hidden_columns() -> set[tuple[str, str]]:
+    extra = {tuple(p.split(".", 1)) for p in os.environ.get(HIDE_ENV, "").split(",") if "." in p}
+    return HIDDEN_COLUMNS | extra
+
+
+def hide_secrets(conn: sqlite3.Connection) -> None:
+    """Make the hidden columns read as NULL on this connection (SQLITE_IGNORE on reading them)."""
+    hidden = hidden_columns()
+
+    def authorizer(action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None) -> int:
+        if action == sqlite3.SQLITE_READ and (arg1, arg2) in hidden:
+            return sqlite3.SQLITE_IGNORE
+        return sqlite3.SQLITE_OK
+
+    conn.set_authorizer(authorizer)
+
+
+def _old_secret_in_meta(path: Path) -> bool:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT 1 FROM meta WHERE key = 'audit_secret_key'").fetchone() is not None
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
 
 
 def _port_problem(host: str, port: int) -> str | None:
@@ -226,6 +267,10 @@ def cmd_datasette(args: argparse.Namespace) -> int:
                                 open_browser=getattr(args, "open", False))
         # the plugin imports audit.datasette_cmd: make this checkout importable whatever the cwd
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        if _old_secret_in_meta(path):
+            env[HIDE_ENV] = "meta.value"
+            print("windvane datasette: note: this store still keeps the audit app's session secret in meta; "
+                  "meta.value reads as NULL here (the next `windvane audit` moves the secret out)", file=sys.stderr)
         print(f"Datasette on http://{args.host}:{args.port}/{path.stem} (Ctrl-C stops)", file=sys.stderr, flush=True)
         proc = subprocess.Popen(cmd, env=env)
         # a SIGTERM (kill, systemd, a test's cleanup) stops Datasette too, as Ctrl-C does

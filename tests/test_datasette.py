@@ -19,7 +19,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from audit.datasette_cmd import METADATA, add_datasette_parser, cmd_datasette, main, metadata_for
+from audit.datasette_cmd import (
+    HIDE_ENV,
+    METADATA,
+    add_datasette_parser,
+    cmd_datasette,
+    hide_secrets,
+    main,
+    metadata_for,
+)
 from evidence.fulltext import build_fulltext, drop_fulltext, has_fulltext, search_pages
 from evidence.store import Store, StoreError
 
@@ -203,6 +211,17 @@ def test_index_only_builds_then_finds_it_up_to_date(store, capsys):
                    "full-text index of 5 pages up to date in 0.0s"]
 
 
+def test_hide_secrets_nulls_password_hashes_only(monkeypatch):
+    monkeypatch.delenv(HIDE_ENV, raising=False)
+    conn = sqlite3.connect(":memory:")
+    conn.executescript("CREATE TABLE auditors (name TEXT, password_hash TEXT); INSERT INTO auditors VALUES ('a', 'h');"
+                       "CREATE TABLE meta (key TEXT, value TEXT); INSERT INTO meta VALUES ('schema_version', '1');")
+    hide_secrets(conn)
+    assert conn.execute("SELECT name, password_hash FROM auditors").fetchall() == [("a", None)]
+    assert conn.execute("SELECT * FROM auditors WHERE password_hash = 'h'").fetchall() == []
+    assert conn.execute("SELECT value FROM meta").fetchall() == [("1",)]
+
+
 def test_missing_store_is_one_clear_error(tmp_path, capsys):
     p = argparse.ArgumentParser()
     add_datasette_parser(p.add_subparsers(dest="command"))
@@ -230,6 +249,13 @@ def _get(url: str) -> object:
 @pytest.fixture
 def served(store, tmp_path):
     """The real `windvane datasette` serving the store on a free loopback port."""
+    # what the audit app keeps in the store: auditors' password hashes, and (older stores) its secret in meta
+    store.conn.execute("CREATE TABLE auditors (name TEXT PRIMARY KEY, password_hash TEXT, created_at TEXT, "
+                       "active INTEGER)")
+    store.conn.execute("INSERT INTO auditors VALUES ('auditor1', '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA', "
+                       "'2025-08-01T00:00:00Z', 1)")
+    store.conn.execute("INSERT INTO meta VALUES ('audit_secret_key', 'f00dfeedf00dfeedf00dfeedf00dfeed')")
+    store.conn.commit()
     port = _free_port()
     log = open(tmp_path / "datasette.log", "w")
     proc = subprocess.Popen([WINDVANE, "datasette", "--store", str(store.path), "--port", str(port)],
@@ -305,6 +331,15 @@ def test_datasette_serves_search_and_metadata(served, store):
     with urllib.request.urlopen(f"{base}/{db}/pages", timeout=10) as r:
         html = r.read().decode("utf-8")
     assert "URL after redirects" in html and 'name="_search"' in html      # column help, search box
+    # the audit app's secrets read as NULL, in the table view and in any SQL
+    assert _get(f"{base}/{db}/auditors.json?_shape=array") == [
+        {"name": "auditor1", "password_hash": None, "created_at": "2025-08-01T00:00:00Z", "active": 1}]
+    for sql in ("select password_hash from auditors", "select value from meta where key = 'audit_secret_key'",
+                "select group_concat(password_hash) || 'x' from (select * from auditors)"):
+        rows = _get(f"{base}/{db}.json?" + urllib.parse.urlencode({"sql": sql, "_shape": "arrayfirst"}))
+        assert rows in ([None], ["x"]), (sql, rows)
+    assert _get(f"{base}/{db}.json?" + urllib.parse.urlencode(
+        {"sql": "select value from meta where key = 'schema_version'", "_shape": "arrayfirst"})) == [None]
     # a second server on the same port: one clear line, no traceback
     second = subprocess.run([WINDVANE, "datasette", "--store", str(store.path), "--port", str(served["port"])],
                             capture_output=True, text=True, timeout=30)
