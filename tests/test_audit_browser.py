@@ -297,6 +297,7 @@ def _back_to_target(page) -> None:
 def _open_evidence(page, eid: str) -> None:
     page.click(f'tr.evidence-row[data-evidence-id="{eid}"] a.evidence-link')
     page.wait_for_selector(f'body[data-evidence-id="{eid}"]')
+    page.wait_for_load_state("load")  # the page's script (deferred) has bound its keys
 
 
 def _total_shown(page) -> float:
@@ -390,6 +391,7 @@ def test_one_key_reaches_the_next_unreviewed_item(world, auditor):
     page = auditor
     page.keyboard.press("j")  # on the campaign page: the first unreviewed item
     page.wait_for_selector("body.evidence-page")
+    page.wait_for_load_state("load")
     first = page.locator("body").get_attribute("data-evidence-id")
     expected = _api(page, f"/api/next?after={first}")["evidence_id"]
     assert expected and expected != first
@@ -402,6 +404,7 @@ def test_one_key_reaches_the_next_unreviewed_item(world, auditor):
     # the queue lists the unreviewed items; j moves the current row to the next unreviewed one
     page.click("#nav-queue")
     page.wait_for_selector("body.queue-page")
+    page.wait_for_load_state("load")
     rows = page.locator("tr.queue-row")
     assert rows.count() > 10
     current = page.locator("tr.queue-row.current").get_attribute("data-evidence-id")
