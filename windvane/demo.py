@@ -106,5 +106,8 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"truth:  {truth_path}")
     for kind, p in paths.items():
         print(f"report {kind}: {p}")
+    print(f"review the evidence in a browser: windvane audit user add NAME --store {store_path} "
+          f"(password on stdin), then windvane audit serve --store {store_path}")
+    print(f"ask the store anything: windvane datasette --store {store_path}")
     print(f"demo finished in {time.monotonic() - started:.0f}s")
     return 0
