@@ -43,6 +43,7 @@ from audit.ledger import load_ledger
 from evidence.registry import DEFAULT_REGISTRY
 from evidence.store import Store, now_iso
 from evidence.warc import WarcArchive
+from extractors.rules import load_rules
 from scoring.run import run_decisions
 from tests.conftest import ROOT, WINDVANE, run_cli
 
@@ -240,16 +241,26 @@ def auditor(browser, world):
 
 # --- helpers ------------------------------------------------------------------------------------
 def _shot(world, page, name: str, full_page: bool = True) -> None:
-    page.screenshot(path=str(world["shots"] / f"{name}.png"), full_page=full_page)
+    """A PNG of the page. The whole page is shot through a viewport as tall as the page: Chromium
+    paints a frame (the replay) only inside the viewport, and a full-page screenshot would leave the
+    fixed key bar and the sticky decision bar in the middle of the picture."""
+    path = str(world["shots"] / f"{name}.png")
+    if not full_page:
+        page.screenshot(path=path)
+        return
+    size = page.viewport_size
+    page.evaluate("() => window.scrollTo(0, 0)")
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(height, 6000))})
+    try:
+        page.wait_for_timeout(300)
+        page.screenshot(path=path)
+    finally:
+        page.set_viewport_size(size)
 
 
 def _shot_with_replay(world, page, name: str) -> None:
-    """An evidence page with its replay painted (Chromium paints a frame only once it is scrolled into
-    view; a full-page screenshot alone shows an empty box)."""
-    page.locator("iframe#replay").scroll_into_view_if_needed()
     page.frame(name="replay").wait_for_load_state("load")
-    page.wait_for_timeout(300)
-    page.evaluate("() => window.scrollTo(0, 0)")  # the sticky decision bar back in its place
     _shot(world, page, name)
 
 
@@ -336,11 +347,8 @@ def test_hostile_page_text_is_shown_as_text_and_runs_nothing(world, auditor):
     page.click('#groups tr[data-group="capital"] a')
     page.click(f'#targets tr[data-target-id="{TARGET}"] a.target-link')
     page.wait_for_selector(f'h1[data-target-id="{TARGET}"]')
-    from extractors.rules import load_rules
-    tree = load_rules(world["rules"]).tree
-    _walk_to_leaf(page, tree, CONFIRM_LEAF)
+    _walk_to_leaf(page, load_rules(world["rules"]).tree, CONFIRM_LEAF)
     _open_evidence(page, text_item.id)
-    page.wait_for_load_state("load")
 
     # the evidence view: the payloads are text inside the page text and the title, no element
     pre = page.locator("#page-text")
@@ -416,8 +424,6 @@ def test_one_key_reaches_the_next_unreviewed_item(world, auditor):
 
 
 def test_auditor_decides_scores_follow_and_decisions_survive_reextraction(world, browser, auditor):
-    from extractors.rules import load_rules
-
     page = auditor
     tree = load_rules(world["rules"]).tree
     home = _item(world, CONFIRM_RULE, HZ + "/")
