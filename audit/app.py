@@ -339,6 +339,13 @@ def _value_rows(values: dict, as_of: str | None) -> tuple[list[dict], list[dict]
     """(values, checks) as rows for the evidence page; dates are compared with the cut-off."""
     rows, checks = [], []
     for k, v in (values or {}).items():
+        if v in (None, "", [], {}):
+            continue  # nothing recorded (e.g. no file uploaded with hand-added evidence)
+        if k == "check_notes" and isinstance(v, dict):  # one row per check, as the checks are shown
+            for ck, cv in v.items():
+                rows.append({"name": f"{k}.{ck}", "label": f"{VALUE_LABELS[k]} · {ck}", "value": str(cv),
+                             "date": None})
+            continue
         if k == "checks":
             for ck, cv in (v.items() if isinstance(v, dict) else [("checks", v)]):
                 checks.append({"name": ck, "value": cv if isinstance(cv, str | int | float | bool) or cv is None
