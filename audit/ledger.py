@@ -57,6 +57,7 @@ REASON_CODES: dict[str, str] = {
 DEFAULT_QC_SHARE = 0.1
 QC_META_KEY = "audit.qc_share"
 MANUAL_PREFIX = "man_"
+CARRIED_NOTE = "carried over from decision #"  # the note of a decision carried over from an orphan
 
 
 class DecisionError(ValueError):
@@ -300,6 +301,7 @@ def load_ledger(store: Store, campaign: str) -> Ledger:
         else:
             item.decision = d
             item.status = "confirmed" if kind == "confirm" else "rejected"
+    _attach_candidates(orphans, items)
     for d in dec_rows:  # an added item's history starts with its 'add'
         if d["decision"] == "add":
             added = items.get(d.get("evidence_key") or f"{MANUAL_PREFIX}{d['id']}")
@@ -311,6 +313,33 @@ def load_ledger(store: Store, campaign: str) -> Ledger:
             first = _first_review(item.history)
             item.disagreement = bool(first and first["decision"] != item.qc_decision["decision"] and not resolved)
     return Ledger(campaign, items, dec_rows, overrides, orphans, share, targets)
+
+
+def _norm(text: str | None) -> str:
+    return re.sub(r"\s+", " ", text or "").strip()
+
+
+def _attach_candidates(orphans: list[dict], items: dict[str, Item]) -> None:
+    """Give each orphaned decision ``candidates``: current findings of the same rule on the same URL
+    whose span overlaps the one decided on, or whose snippet is the same. They are shown to the
+    auditor, who may carry the decision over (a new decision); nothing is applied by itself."""
+    if not orphans:
+        return
+    by_rule_url: dict[tuple, list[Item]] = defaultdict(list)
+    for i in items.values():
+        if not i.manual:
+            by_rule_url[(i.rule_id, i.url)].append(i)
+    for d in orphans:
+        found = []
+        for i in by_rule_url.get((d.get("rule_id"), d.get("url")), []):
+            overlap = (d.get("start") is not None and d.get("end") is not None and i.start is not None
+                       and i.end is not None and i.start < d["end"] and d["start"] < i.end)
+            if overlap or (d.get("snippet") and _norm(i.snippet) == _norm(d["snippet"])):
+                found.append(i.id)
+        d["candidates"] = found
+        mark = f"{CARRIED_NOTE}{d['id']}"
+        d["carried_over_to"] = [c for c in found if items[c].decision
+                                and (items[c].decision.get("note") or "").startswith(mark)]
 
 
 # --- recording --------------------------------------------------------------------------------

@@ -323,3 +323,30 @@ def test_exported_cells_never_run_as_spreadsheet_formulas(world):
     import csv
     row = list(csv.DictReader(io.StringIO(buf.getvalue())))[0]
     assert row["note"] == "'=HYPERLINK(\"http://evil\")"
+
+
+def test_an_orphan_names_its_likely_successor_and_can_be_carried_over(world):
+    store = world["store"]
+    item = _first(load_ledger(store, C), "hotline_12345.text")
+    d = record_decision(store, C, "alice", {"evidence_id": item.id, "decision": "reject", "reason": "wrong_page"})
+    # a rule edit that moves the match's start (e.g. a pattern widened to the left): same rule, same page,
+    # an overlapping span — a new finding, so the decision is orphaned, and the new finding is named
+    rows = [dict(r) for r in store.evidence(C)]
+    for r in rows:
+        r.pop("id")
+        r.pop("eid")
+        r.pop("first_seen")
+        if r["rule_id"] == item.rule_id and r["start"] == item.start:
+            r["start"] -= 2
+            r["snippet"] = "热线" + r["snippet"]
+    store.replace_evidence(C, rows)
+    led = load_ledger(store, C)
+    (orphan,) = led.orphans
+    assert orphan["id"] == d["id"] and len(orphan["candidates"]) == 1
+    new = led.items[orphan["candidates"][0]]
+    assert new.id != item.id and new.start == item.start - 2 and new.status == "unreviewed"  # never applied by itself
+    # carrying it over is a new decision by a person
+    record_decision(store, C, "alice", {"evidence_id": new.id, "decision": "reject", "reason": "wrong_page",
+                                        "note": f"carried over from decision #{d['id']}"})
+    led = load_ledger(store, C)
+    assert led.items[new.id].status == "rejected" and led.orphans[0]["carried_over_to"] == [new.id]
