@@ -1,4 +1,4 @@
-"""The report's charts (matplotlib, Agg backend, Noto Sans CJK SC for Chinese), written as PNG files.
+"""The report's charts (matplotlib, Agg backend, a CJK font registered by scoring/fonts.py), written as PNGs.
 
 Each function takes already computed statistics and a path, draws one figure and returns the path.
 """
@@ -15,9 +15,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from scoring.fonts import ensure_cjk_font  # noqa: E402
+
 plt.rcParams["font.sans-serif"] = ["Noto Sans CJK SC", "DejaVu Sans"]
 plt.rcParams["font.family"] = "sans-serif"
 plt.rcParams["axes.unicode_minus"] = False
+# the CJK font registered from its file: a font cache built before the font was installed cannot hide it
+CJK_FONT = ensure_cjk_font()
 
 COLORS = ["#1f6fb4", "#e07b28", "#2e9e4f", "#c23b3b", "#7a4fb0"]
 

@@ -26,7 +26,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from evidence.coverage import FAILURE_KINDS, NEEDS_A_PERSON
 from evidence.registry import GROUP_NAMES_ZH
 from evidence.store import Store, StoreError
-from scoring import charts, stats
+from scoring import charts, fonts, stats
 from scoring.run import leaf_frame, load_results, run_config
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -193,6 +193,7 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
     env.filters["num"] = _num
     env.filters["pct"] = _pct
     html = env.get_template("report.html.j2").render(
+        font_problem=None if charts.CJK_FONT else fonts.NO_FONT_MESSAGE,
         run=run, cfg=cfg, method_rows=method_rows, groups=groups, names=names, index_ids=index_ids,
         labels=labels, charts=chart_files, tables=_group_tables(d, groups),
         leaders={g: summ["leaders"][g].to_dict("records") for g in groups if g in summ["leaders"]},
