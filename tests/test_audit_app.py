@@ -16,14 +16,13 @@ from urllib.parse import quote, urlencode
 
 import lxml.html
 import pytest
-from test_extract import PAGES, _add_page, _registry_subset
+from test_extract import _add_page, hangzhou_campaign
 
 from audit import accounts
 from audit.app import AuditError, create_app, make_server
 from audit.cli import AuditCliError, add_audit_parser, read_password
 from audit.ledger import load_ledger
 from evidence.store import Store, StoreError, now_iso
-from evidence.warc import WarcArchive
 from extractors.rules import load_rules
 from extractors.run import extract
 from scoring.run import score
@@ -60,14 +59,7 @@ def world(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("audit")
     path = tmp / "store" / "audit.db"
     with Store(path) as store:
-        store.open_campaign(C, _registry_subset("330100"), as_of="2023-10-31")
-        store.conn.execute("update sites set status = 'done'")
-        store.conn.commit()
-        a = WarcArchive(store.campaign_dir(C) / "warc", C)
-        _add_page(store, a, C, "330100", HZ + "/", (PAGES / "home_hangzhou.html").read_bytes(),
-                  "text/html; charset=utf-8", "utf-8")
-        _add_page(store, a, C, "330100", HZ + "/art/2022/11/25/art_1229063382_1828371.html",
-                  (PAGES / "hanweb_policy_hangzhou.html").read_bytes(), encoding="utf-8")
+        a = hangzhou_campaign(store, C)
         _add_page(store, a, C, "330100", HOSTILE_URL, HOSTILE.encode("utf-8"), "text/html; charset=utf-8", "utf-8")
         # the browser's rendered DOM of the hostile page, and a screenshot of it
         ref = a.write_response(HOSTILE_URL, 200, "OK", [("Content-Type", "text/html; charset=utf-8")],

@@ -107,6 +107,21 @@ def _add_page(store, archive, campaign, site_id, url, body: bytes, ctype="text/h
                       "sha256": ref.sha256, "size": len(body)}])
 
 
+def hangzhou_campaign(store, campaign: str) -> WarcArchive:
+    """Open ``campaign`` for 杭州 alone (its crawl done) with two archived pages, the portal's home page
+    and a Hanweb policy page; returns the open archive for further pages (the caller closes it)."""
+    store.open_campaign(campaign, _registry_subset("330100"), as_of="2023-10-31")
+    store.conn.execute("update sites set status = 'done' where campaign = ?", [campaign])
+    store.conn.commit()
+    archive = WarcArchive(store.campaign_dir(campaign) / "warc", campaign)
+    hz = "https://www.hangzhou.gov.cn"
+    _add_page(store, archive, campaign, "330100", hz + "/", (PAGES / "home_hangzhou.html").read_bytes(),
+              "text/html; charset=utf-8", "utf-8")
+    _add_page(store, archive, campaign, "330100", hz + "/art/2022/11/25/art_1229063382_1828371.html",
+              (PAGES / "hanweb_policy_hangzhou.html").read_bytes(), encoding="utf-8")
+    return archive
+
+
 def test_extract_writes_evidence_idempotently(tmp_path, rs):
     reg = _registry_subset("330100", "330000")
     campaign = "t2023"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_extract import PAGES, _add_page, _registry_subset
+from test_extract import hangzhou_campaign
 
 from audit.ledger import (
     DecisionError,
@@ -25,7 +25,7 @@ from audit.ledger import (
 )
 from evidence.identity import evidence_key
 from evidence.store import Store
-from evidence.warc import WarcArchive, read_record
+from evidence.warc import read_record
 from extractors.rules import load_rules
 from extractors.run import extract
 from scoring.run import run_decisions, score
@@ -42,15 +42,7 @@ def world(tmp_path):
     rules = tmp_path / "rules"
     shutil.copytree(ROOT / "rules", rules)
     store = Store(tmp_path / "w.db")
-    store.open_campaign(C, _registry_subset("330100"), as_of="2023-10-31")
-    store.conn.execute("update sites set status = 'done'")
-    store.conn.commit()
-    a = WarcArchive(store.campaign_dir(C) / "warc", C)
-    _add_page(store, a, C, "330100", HZ + "/", (PAGES / "home_hangzhou.html").read_bytes(),
-              "text/html; charset=utf-8", "utf-8")
-    _add_page(store, a, C, "330100", HZ + "/art/2022/11/25/art_1229063382_1828371.html",
-              (PAGES / "hanweb_policy_hangzhou.html").read_bytes(), encoding="utf-8")
-    a.close()
+    hangzhou_campaign(store, C).close()
     extract(store, C, load_rules(rules))
     yield {"store": store, "rules": rules}
     store.close()
