@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(max(1, args.repeat)):
                 pages, hits, secs = run_baseline(store, campaign, pattern)
                 base_s = min(base_s, secs)
-                summary = extract(store, campaign, ruleset)
+                summary = extract(store, campaign, ruleset, full=True)
                 full_s = min(full_s, float(summary["seconds"]) or 1e-9)
     if not pages:
         print("error: the store holds no pages for that campaign", file=sys.stderr)

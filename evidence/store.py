@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS sites (
   error TEXT, coverage TEXT, PRIMARY KEY (campaign, site_id));
 CREATE TABLE IF NOT EXISTS targets (
   campaign TEXT, target_id TEXT, grp TEXT, site_id TEXT, name_zh TEXT, name_en TEXT,
-  admin_code TEXT, province TEXT, gdp REAL, gdp_rank INTEGER, portal_url TEXT,
+  admin_code TEXT, province TEXT, gdp REAL, gdp_rank INTEGER, portal_url TEXT, gdp_status TEXT,
   PRIMARY KEY (campaign, target_id));
 CREATE TABLE IF NOT EXISTS pages (
   id INTEGER PRIMARY KEY, campaign TEXT NOT NULL, site_id TEXT, url TEXT NOT NULL,
@@ -101,7 +101,9 @@ _LATER_COLUMNS = [("pages", "redirects", "TEXT"), ("pages", "block", "TEXT"), ("
                   ("decisions", "start", "INTEGER"), ("decisions", '"end"', "INTEGER"),
                   ("decisions", "page_id", "INTEGER"), ("decisions", "file", "TEXT"),
                   # scores: the leaf points the machine alone gave (auditors' changes are the difference)
-                  ("scores", "machine_points", "REAL")]
+                  ("scores", "machine_points", "REAL"),
+                  # how the registry's GDP figure was checked (evidence.registry.gdp_status_class)
+                  ("targets", "gdp_status", "TEXT")]
 
 
 def _add_columns(conn: sqlite3.Connection) -> None:
@@ -179,7 +181,7 @@ class Store:
             [{"campaign": campaign, "target_id": t.target_id, "grp": t.group, "site_id": t.site_id,
               "name_zh": t.name_zh, "name_en": t.get("name_en"), "admin_code": t.admin_code,
               "province": t.get("province"), "gdp": t.gdp, "gdp_rank": t.gdp_rank,
-              "portal_url": t.portal_url} for t in registry.targets],
+              "portal_url": t.portal_url, "gdp_status": t.get("gdp_status")} for t in registry.targets],
             pk=("campaign", "target_id"))
         self.db["sites"].upsert_all(
             [{"campaign": campaign, "site_id": s.site_id, "name_zh": s.name_zh,
@@ -280,10 +282,15 @@ class Store:
         return rows[0] if rows else None
 
     # --- evidence ------------------------------------------------------------------------
-    def replace_evidence(self, campaign: str, rows: Iterable[dict], site_ids: list[str] | None = None) -> int:
-        """Make the campaign's evidence (for the given sites, or all) exactly ``rows``, keyed by the
-        stable evidence key (``eid``, audit/ledger.py): a finding found again keeps its row and its
-        ``first_seen``; findings no longer found are removed; new ones are added."""
+    last_removed = 0  # evidence rows the last replace_evidence removed
+
+    def replace_evidence(self, campaign: str, rows: Iterable[dict], site_ids: list[str] | None = None,
+                         rule_ids: list[str] | None = None) -> int:
+        """Make the campaign's evidence exactly ``rows``, keyed by the stable evidence key (``eid``,
+        audit/ledger.py): a finding found again keeps its row and its ``first_seen``; findings no
+        longer found are removed; new ones are added. With ``site_ids`` and/or ``rule_ids`` only the
+        evidence of those sites or of those rules is replaced (the scope an incremental extraction
+        recomputed); without either, the whole campaign's."""
         from evidence.identity import evidence_key
 
         sha = {pid: h for pid, h in self.conn.execute("SELECT id, sha256 FROM pages WHERE campaign = ?", [campaign])}
@@ -300,11 +307,15 @@ class Store:
             self.conn.execute("DELETE FROM _found")
             self.conn.executemany("INSERT INTO _found VALUES (?)", [(k,) for k in keyed])
             gone = "campaign = ? AND (eid IS NULL OR eid NOT IN (SELECT eid FROM _found))"
-            if site_ids is None:
+            before = self.conn.total_changes
+            if site_ids is None and rule_ids is None:
                 self.conn.execute(f"DELETE FROM evidence WHERE {gone}", [campaign])
             else:
                 self.conn.executemany(f"DELETE FROM evidence WHERE site_id = ? AND {gone}",
-                                      [(s, campaign) for s in site_ids])
+                                      [(s, campaign) for s in site_ids or []])
+                self.conn.executemany(f"DELETE FROM evidence WHERE rule_id = ? AND {gone}",
+                                      [(r, campaign) for r in rule_ids or []])
+            self.last_removed = self.conn.total_changes - before
             if keyed:
                 cols = [c for c in next(iter(keyed.values())) if c not in ("id", "first_seen")]
                 quoted = [f'"{c}"' for c in cols]

@@ -3,8 +3,9 @@
 Reads each page's body back from its WARC record (never the network), decodes it with the
 encoding the crawler stored, parses it once and runs every rule in one pass. Pages without an
 HTML body (attachments) are read from the text the crawler extracted. Evidence of a site is
-judged against the site's own government (the targets of a site share evidence). The
-campaign's evidence is replaced as a whole, so a rerun gives the same rows, never duplicates.
+judged against the site's own government (the targets of a site share evidence). Evidence is
+upserted by its stable key, so a rerun gives the same rows, never duplicates; a rerun recomputes
+only what changed since the last one (``extractors.incremental``; ``--full`` recomputes all).
 """
 
 from __future__ import annotations
@@ -40,16 +41,12 @@ def as_of_date(value: object) -> date:
         raise RuleError(f"<as-of>:1: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def page_doc_from_row(store: Store, campaign: str, row: dict, warc_dir=None) -> PageDoc | None:
-    """Parse one stored page (WARC body, else its stored text)."""
-    url = row.get("final_url") or row.get("url") or ""
+def read_body(store: Store, campaign: str, row: dict, warc_dir=None) -> tuple[str, bool] | None:
+    """A stored page's text as rules read it: (decoded HTML body, True) from its WARC record, else
+    (the text the crawler stored, False); None when there is neither."""
     ctype = (row.get("content_type") or "").lower()
     if row.get("kind") == "attachment":  # PDF/DOC/DOCX: the text the crawler extracted, never the binary
-        if not row.get("text"):
-            return None
-        doc = parse_text(row["text"], url)
-        doc.title = row.get("title") or doc.title
-        return doc
+        return (row["text"], False) if row.get("text") else None
     is_html = not ctype or any(t in ctype for t in _HTML_TYPES)
     if is_html and row.get("warc_file") and row.get("warc_offset") is not None:
         try:
@@ -62,12 +59,27 @@ def page_doc_from_row(store: Store, campaign: str, row: dict, warc_dir=None) -> 
             # the rendered DOM was serialised as UTF-8 whatever the raw page's encoding was
             enc = "utf-8" if offset != row["warc_offset"] else row.get("encoding")
             text, _enc = decode_body(body, ct, enc)
-            return parse_html(text, url)
+            return text, True
         except (OSError, ValueError):
             pass  # fall back to the stored text
-    if row.get("text"):
-        return parse_text(row["text"], url)
-    return None
+    return (row["text"], False) if row.get("text") else None
+
+
+def parse_body(row: dict, body: tuple[str, bool]) -> PageDoc:
+    url = row.get("final_url") or row.get("url") or ""
+    text, is_html = body
+    if is_html:
+        return parse_html(text, url)
+    doc = parse_text(text, url)
+    if row.get("kind") == "attachment":
+        doc.title = row.get("title") or doc.title
+    return doc
+
+
+def page_doc_from_row(store: Store, campaign: str, row: dict, warc_dir=None) -> PageDoc | None:
+    """Parse one stored page (WARC body, else its stored text)."""
+    body = read_body(store, campaign, row, warc_dir)
+    return None if body is None else parse_body(row, body)
 
 
 def site_targets(registry, site_id: str) -> TargetNames | None:
@@ -100,25 +112,41 @@ def _judges_probes(matcher: object) -> bool:
     return any(isinstance(m, PageMatcher) and m.kinds is not None and "probe" in m.kinds for m in members)
 
 
+_PLAN_COLUMNS = ("id, site_id, url, final_url, status, kind, block, via, content_type, encoding, depth, redirects, "
+                 "headers, warc_file, warc_offset, rendered_warc_offset, sha256, "
+                 "CASE WHEN kind = 'attachment' OR warc_file IS NULL THEN text END AS text")
+
+
 def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
-            max_per_rule: int = MAX_PER_RULE) -> dict:
-    """Run ``ruleset`` over every stored page of ``campaign``; replace its evidence. Returns a summary.
+            max_per_rule: int = MAX_PER_RULE, full: bool = False) -> dict:
+    """Run ``ruleset`` over the stored pages of ``campaign`` and bring its evidence up to date.
+
+    Incremental (``extractors.incremental``): only rules whose text changed run over every site,
+    and every rule over sites with a new or changed page; nothing runs when neither changed.
+    ``full`` recomputes everything. The result is the same evidence a full run gives.
 
     A rule that fires on every page of a site (a footer line, a header link) would otherwise
     write one row per page; ``max_per_rule`` keeps the first pages in crawl order (the
     shallowest, as the crawl is breadth-first) per site and rule, and the summary counts
     the findings left out. 0 keeps every finding.
     """
+    from extractors import incremental as inc
+
     started = time.monotonic()
     row = store.campaign(campaign)
     cutoff = as_of_date(as_of if as_of else row.get("as_of"))
     registry = store.registry(campaign)
     names: dict[str, TargetNames | None] = {}
     warc_dir = store.campaign_dir(campaign) / "warc"
-    stats = {"pages": 0, "unreadable": 0, "capped": 0}
+    stats = {"pages": 0, "unreadable": 0, "capped": 0, "read": 0, "parsed": 0, "skipped": 0}
     kept: dict[tuple[str, str], int] = {}
     tls_facts = store.tls_probes(campaign)
     at = now_iso()
+    min_html = min_html_pages(ruleset)
+    context = inc.context_of(cutoff.isoformat(), max_per_rule, min_html, registry, tls_facts)
+    facts = list(store.iter_pages(campaign, columns=_PLAN_COLUMNS))
+    todo = inc.plan(store.conn, campaign, ruleset.rules, context, facts, full=full)
+    del facts
 
     page_rules = [r for r in ruleset.rules if not is_site_rule(r)]
     # a probe (e.g. http://HOST/) that ends on the home page would repeat its content evidence:
@@ -128,10 +156,20 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
     # site-level rules (site aggregates, rules on HTTP facts or probes) need the portal home page
     # answered 2xx and enough HTML pages (rules/tree.yaml site_rules); else they give nothing, and say why
     gated = {r.id for r in site_rules} | {r.id for r in probe_rules}
-    gates = site_rule_gates(store.conn, campaign, min_html_pages(ruleset))
+    gates = site_rule_gates(store.conn, campaign, min_html)
+    # what this run recomputes: every rule on changed sites, changed rules everywhere
+    dirty_sites = set(todo.changed_sites)
+    changed = set(todo.changed_rules)
+    some_page_rules = [r for r in page_rules if r.id in changed]
+    some_probe_rules = [r for r in probe_rules if r.id in changed]
+    some_site_rules = [r for r in site_rules if r.id in changed]
+    words = {r.id: inc.rule_words(r.matcher) for r in some_page_rules}
     # site aggregates: records per (site, rule) collected in the page pass, judged after it
     records: dict[tuple[str, str], list] = {}
     urls: dict[int, str] = {}
+    # what rules could see of each page, kept from earlier parses (to skip pages a changed rule cannot match)
+    old_hay = {} if todo.full or not words else inc.stored_haystacks(store.conn, campaign)
+    new_hay: dict[int, tuple[bytes, bytes]] = {}
 
     def row(sid: str, page_id: int, url: str, f) -> dict:
         values = dict(f.values)
@@ -145,34 +183,69 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
 
     def rows() -> Iterator[dict]:
         for page in store.iter_pages(campaign):
+            sid = page.get("site_id") or ""
+            everything = todo.full or sid in dirty_sites
+            p_rules = page_rules if everything else some_page_rules
+            pr_rules = probe_rules if everything else some_probe_rules
+            s_rules = site_rules if everything else some_site_rules
+            if not (p_rules or pr_rules or s_rules):
+                continue  # nothing of this page changed and no rule it could feed changed
             if page.get("block"):  # a block/WAF/CAPTCHA/login page (crawlers/blocks.py): no evidence of anything
                 stats["blocked"] = stats.get("blocked", 0) + 1
                 continue
             status = page.get("status")
             ok = status is None or 200 <= int(status) < 300
             probe = page.get("kind") == "probe"  # HTTP probes are judged whatever their status
-            sid = page.get("site_id") or ""
             if sid not in names:
                 names[sid] = site_targets(registry, sid)
             ctx = Context(cutoff, names[sid])
             if not ok and not probe:
-                if site_rules and sid not in gates:  # a failed page still counts in site aggregates (e.g. broken links)
+                if s_rules and sid not in gates:  # a failed page still counts in site aggregates (e.g. broken links)
                     doc = PageDoc(page.get("final_url") or page.get("url") or "", "", "", [], [])
                     doc.info = page_info(page)
-                    for rule in site_rules:
+                    for rule in s_rules:
                         records.setdefault((sid, rule.id), []).append(rule.matcher.collect(doc, ctx, page["id"]))
                 continue
             stats["pages"] += 1
-            doc = page_doc_from_row(store, campaign, page, warc_dir)
-            if doc is None:
+            got: list = []
+
+            def read(page: dict = page, got: list = got) -> tuple[str, bool]:
+                if not got:
+                    stats["read"] += 1
+                    got.append(read_body(store, campaign, page, warc_dir))
+                return got[0]
+            if (everything or page["id"] not in old_hay) and read() is None:
                 stats["unreadable"] += 1
                 continue
+            these = pr_rules if probe else p_rules
+            if not everything:  # only changed rules: leave out those the page surely cannot match
+                hay = None
+                keep = []
+                for rule in these:
+                    if max_per_rule and kept.get((sid, rule.id), 0) >= max_per_rule:
+                        continue  # the site's first findings of this rule are kept already
+                    w = words.get(rule.id)
+                    if w is not None and hay is None:
+                        blobs = old_hay.get(page["id"])
+                        hay = inc.open_haystacks(blobs) if blobs else inc.raw_haystacks(*read())
+                    if inc.may_match(w, hay):
+                        keep.append(rule)
+                these = keep
+                if not these and not (s_rules and sid not in gates):
+                    stats["skipped"] += 1
+                    continue
+            if read() is None:
+                stats["unreadable"] += 1
+                continue
+            doc = parse_body(page, read())
+            stats["parsed"] += 1
+            new_hay[page["id"]] = inc.doc_haystacks(doc)
             doc.info = page_info(page)
             tls = tls_facts.get(urlsplit(doc.url).hostname or "")
             if tls is not None:  # the verified TLS probe of the page's host (http: {certificate: …})
                 doc.info["tls"] = tls
             urls[page["id"]] = doc.url
-            for rule in probe_rules if probe else page_rules:
+            for rule in these:
                 if sid in gates and rule.id in gated:
                     continue
                 for f in run_rule(rule, doc, ctx):
@@ -182,7 +255,7 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
                         stats["capped"] += 1
                         continue
                     yield row(sid, page["id"], doc.url, f)
-            for rule in site_rules if sid not in gates else []:
+            for rule in s_rules if sid not in gates else []:
                 records.setdefault((sid, rule.id), []).append(rule.matcher.collect(doc, ctx, page["id"]))
         for (sid, rule_id), recs in records.items():
             rule = ruleset.rule(rule_id)
@@ -190,7 +263,14 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
             for f in run_site_rule(rule, recs, ctx):
                 yield row(sid, f.page_id, urls.get(f.page_id, ""), f)
 
-    n = store.replace_evidence(campaign, rows())
+    if todo.full:
+        n = store.replace_evidence(campaign, rows())
+    elif not todo.nothing:
+        n = store.replace_evidence(campaign, rows(), site_ids=sorted(dirty_sites),
+                                   rule_ids=sorted(changed | set(todo.removed_rules)))
+    else:
+        n = 0
+    total = store.conn.execute("SELECT count(*) FROM evidence WHERE campaign = ?", [campaign]).fetchone()[0]
     gated_leaves: dict[str, list[str]] = {}
     for r in ruleset.rules:
         if r.id in gated:
@@ -199,11 +279,33 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
         {"site_id": sid, "leaf_id": leaf, "rule_ids": ids, "at": at,
          "reason": f"{leaf} not evaluated: {reason}"}
         for sid, reason in sorted(gates.items()) for leaf, ids in gated_leaves.items()])
+    inc.remember(store.conn, campaign, ruleset.rules, context,
+                 list(store.iter_pages(campaign, columns=_PLAN_COLUMNS)), at, new_hay)
     secs = time.monotonic() - started
-    out = {"pages": stats["pages"], "findings": n, "seconds": round(secs, 2),
-           "pages_per_s": round(stats["pages"] / secs, 1) if secs > 0 else 0.0,
-           "rules": len(ruleset.rules), "rules_version": ruleset.version, "as_of": cutoff.isoformat()}
-    if stats["capped"]:
+    out: dict = {}
+    if todo.full:
+        out["mode"] = f"full ({todo.why})"
+    elif todo.nothing:
+        out["mode"] = "reused (no rule and no page changed since the last extraction; no page read)"
+    else:
+        out["mode"] = "incremental"
+        shown = ", ".join(todo.changed_rules[:8]) + (f", … {len(todo.changed_rules) - 8} more"
+                                                    if len(todo.changed_rules) > 8 else "")
+        out["rules_recomputed"] = f"{len(todo.changed_rules)}" + (f" ({shown})" if shown else "")
+        out["rules_reused"] = todo.reused_rules
+        if todo.removed_rules:
+            out["rules_removed"] = ", ".join(todo.removed_rules)
+        out["sites_recomputed"] = f"{len(dirty_sites)} ({todo.changed_pages} new, changed or gone pages)"
+    out.update({"pages": stats["pages"], "findings": n, "seconds": round(secs, 2),
+                "pages_per_s": round(stats["pages"] / secs, 1) if secs > 0 else 0.0,
+                "rules": len(ruleset.rules), "rules_version": ruleset.version, "as_of": cutoff.isoformat()})
+    if not todo.full:
+        out["pages_parsed"] = stats["parsed"]
+        if stats["skipped"]:
+            out["pages_skipped_by_prefilter"] = stats["skipped"]
+        out["evidence_rows"] = (f"{total} ({n} recomputed, {max(0, total - n)} reused, "
+                                f"{store.last_removed} removed)")
+    if stats["capped"] and todo.full:  # an incremental run stops a rule on a site once its cap is reached
         out["findings_beyond_cap"] = stats["capped"]
     if stats["unreadable"]:
         out["unreadable"] = stats["unreadable"]

@@ -148,9 +148,13 @@ def test_extract_writes_evidence_idempotently(tmp_path, rs):
         summary = extract(store, campaign, rs)
         assert summary["pages"] == 7 and summary["findings"] > 0 and summary["pages_per_s"] > 0
         rows = store.evidence(campaign)
-        again = extract(store, campaign, rs)
+        again = extract(store, campaign, rs, full=True)
         rows2 = store.evidence(campaign)
         assert again["findings"] == summary["findings"] == len(rows2) == len(rows)
+        # nothing changed since: the evidence is reused and no page is even read
+        reused = extract(store, campaign, rs)
+        assert reused["mode"].startswith("reused") and reused["pages"] == 0
+        assert store.evidence(campaign) == rows2
         strip = [{k: v for k, v in r.items() if k not in ("id", "extracted_at")} for r in rows]
         assert strip == [{k: v for k, v in r.items() if k not in ("id", "extracted_at")} for r in rows2]
 

@@ -108,7 +108,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         campaign = _campaign(store, args)
         from extractors.run import extract
         ruleset = _rules(args)
-        summary = extract(store, campaign, ruleset, as_of=args.as_of)
+        summary = extract(store, campaign, ruleset, as_of=args.as_of, full=args.full)
     print(summary_line("extract", summary))
     return 0
 
@@ -273,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     with_store(sp)
     with_rules(sp)
     sp.add_argument("--as-of", default=None)
+    sp.add_argument("--full", action="store_true",
+                    help="recompute every rule over every page (default: only what changed since the last extraction)")
     sp.set_defaults(func=cmd_extract)
 
     sp = sub.add_parser("screenshots", help="full-page PNGs of evidence pages, rendered offline from the WARC archive")
