@@ -6,7 +6,14 @@ CSV files) and then reviewed and corrected in place: a researcher fixes a
 value in ``data/registry.csv`` and reruns; this script is only needed to
 rebuild it from new reference tables.
 
-Usage: python data/build_registry.py [REFERENCE_DIR] [OUT_CSV]
+When OUT_CSV already exists the rebuild is a merge, so hand corrections survive:
+the GDP columns (``REFERENCE_COLUMNS``: value, rank, status) come from the
+reference, every other column keeps the registry's value wherever it differs
+from the reference (a hand fix), rows keep the registry's order, and new
+targets are appended in reference order. Every kept hand value and every
+changed row is printed. ``--fresh`` ignores the existing file.
+
+Usage: python data/build_registry.py [--fresh] [REFERENCE_DIR] [OUT_CSV]
 """
 
 from __future__ import annotations
@@ -80,11 +87,52 @@ def build(ref: Path) -> list[dict]:
     return out
 
 
+# the columns the reference tables own: a rebuild takes them from the reference
+REFERENCE_COLUMNS = ("gdp_2022_yi", "gdp_rank", "gdp_status")
+
+
+def merge(old: list[dict], new: list[dict]) -> tuple[list[dict], list[str]]:
+    """Rows of ``new`` in the order of ``old``, keeping ``old``'s hand corrections.
+
+    Returns the merged rows and one line per changed or hand-kept value.
+    """
+    fresh = {r["target_id"]: r for r in new}
+    out: list[dict] = []
+    notes: list[str] = []
+    for o in old:
+        n = fresh.pop(o["target_id"], None)
+        if n is None:
+            notes.append(f"{o['target_id']}: not in the reference; kept as it is")
+            out.append({c: o.get(c, "") for c in COLUMNS})
+            continue
+        row = {}
+        for c in COLUMNS:
+            before, ref = o.get(c, ""), n.get(c, "")
+            if c in REFERENCE_COLUMNS or c not in o:
+                row[c] = ref
+                if before != ref:
+                    notes.append(f"{o['target_id']} {c}: {before!r} -> {ref!r}")
+            else:
+                row[c] = before
+                if before != ref:
+                    notes.append(f"{o['target_id']} {c}: kept hand value {before!r} (reference: {ref!r})")
+        out.append(row)
+    for n in fresh.values():
+        notes.append(f"{n['target_id']}: new target from the reference")
+        out.append(n)
+    return out, notes
+
+
 def main(argv: list[str]) -> int:
     here = Path(__file__).resolve().parent
-    ref = Path(argv[1]) if len(argv) > 1 else here.parent.parent / "shared" / "reference"
-    dest = Path(argv[2]) if len(argv) > 2 else here / "registry.csv"
+    args = [a for a in argv[1:] if a != "--fresh"]
+    ref = Path(args[0]) if args else here.parent.parent / "shared" / "reference"
+    dest = Path(args[1]) if len(args) > 1 else here / "registry.csv"
     rows = build(ref)
+    if dest.exists() and "--fresh" not in argv:
+        with open(dest, encoding="utf-8", newline="") as fh:
+            rows, notes = merge(list(csv.DictReader(fh)), rows)
+        print("\n".join(notes))
     with open(dest, "w", encoding="utf-8", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=COLUMNS)
         w.writeheader()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -176,3 +177,29 @@ def load_registry(path: str | Path | None = None, *, full: bool = False) -> Regi
     except UnicodeDecodeError as e:
         raise RegistryError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     return parse_registry(text, str(p), full=full)
+
+
+GDP_STATUS_CLASSES = ("confirmed", "corrected", "unverified")
+
+
+def gdp_status_class(status: str | None) -> str | None:
+    """How a registry ``gdp_status`` was checked: ``confirmed`` (``confirmed…`` or ``near-confirmed…``),
+    ``corrected`` (``corrected…``, also ``corrected-likely``), ``unverified`` (``unverified…``), or None
+    for a status that says none of these (the provinces' confidence levels ``high``/``medium``, empty)."""
+    s = (status or "").strip().lower()
+    if s.startswith(("confirmed", "near-confirmed")):
+        return "confirmed"
+    if s.startswith("corrected"):
+        return "corrected"
+    if s.startswith("unverified"):
+        return "unverified"
+    return None
+
+
+def gdp_status_counts(rows: Iterable[tuple[str, str | None]]) -> dict[str, Counter]:
+    """Per group, how many GDP figures are confirmed, corrected or unverified, from (group, gdp_status)
+    pairs; a status of no class is counted under its own text (e.g. ``high``)."""
+    out: dict[str, Counter] = {}
+    for group, status in rows:
+        out.setdefault(group, Counter())[gdp_status_class(status) or (status or "").strip() or "no status"] += 1
+    return out

@@ -24,7 +24,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from evidence.coverage import FAILURE_KINDS, NEEDS_A_PERSON
-from evidence.registry import GROUP_NAMES_ZH
+from evidence.registry import GDP_STATUS_CLASSES, GROUP_NAMES_ZH, gdp_status_counts, parse_registry
 from evidence.store import Store, StoreError
 from scoring import charts, fonts, stats
 from scoring.run import leaf_frame, load_results, run_config
@@ -174,7 +174,7 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
 
     # --- Excel ----------------------------------------------------------------------------
     paths["report.xlsx"] = out / "report.xlsx"
-    method_rows = _method_rows(run, cfg, summ, names, code_names)
+    method_rows = _method_rows(run, cfg, summ, names, code_names) + _gdp_status_rows(store, run["campaign"], names)
     with pd.ExcelWriter(paths["report.xlsx"], engine="openpyxl") as xw:
         pd.DataFrame(method_rows, columns=["item", "value"]).to_excel(xw, sheet_name="方法", index=False)
         for g in groups:  # not-assessed targets first, then by rank
@@ -294,6 +294,26 @@ def _method_rows(run: dict, cfg: dict, summ: dict, names: dict[str, str],
             rows.append((f"exclusion ({key})", f"{names.get(g, g)}: {note}"))
     return rows
 
+
+def _gdp_status_rows(store: Store, campaign: str, names: dict[str, str]) -> list[tuple[str, str]]:
+    """Per group, how many GDP figures (behind the rank correlation) are confirmed, corrected or unverified,
+    from the registry's ``gdp_status`` (the targets table; a store opened before that column: the campaign's
+    registry CSV)."""
+    pairs = [(r[0], r[1]) for r in store.conn.execute(
+        "select grp, gdp_status from targets where campaign = ? order by rowid", [campaign])]
+    if not any(status for _, status in pairs):
+        row = store.campaign(campaign, missing_ok=True)
+        if row and row.get("registry_csv"):
+            pairs = [(t.group, t.get("gdp_status")) for t in parse_registry(row["registry_csv"]).targets]
+    rows = []
+    for g, counts in gdp_status_counts(pairs).items():
+        parts = [f"{counts[k]} {k}" for k in GDP_STATUS_CLASSES if counts[k]]
+        other = [f"{n} '{k}'" for k, n in counts.items() if k not in GDP_STATUS_CLASSES]
+        text = ", ".join(parts) + " (registry gdp_status; confirmed includes near-confirmed)" if parts else ""
+        if other:
+            text += ("; " if text else "no check recorded; ") + "status of no class: " + ", ".join(other)
+        rows.append((f"GDP figures ({names.get(g, g)})", f"{sum(counts.values())}: {text}"))
+    return rows
 
 def _group_tables(d: pd.DataFrame, groups: list[str]) -> dict[str, list[dict]]:
     """Per group: the not-assessed targets first, then the assessed ones by rank."""
