@@ -148,3 +148,28 @@ def leaders_bars(df: pd.DataFrame, names: dict[str, str], path: Path, n: int = 5
         ax.tick_params(axis="x", labelsize=8, rotation=30)
     fig.suptitle("头部地区得分率")
     return _save(fig, path)
+
+
+def rank_intervals(part: pd.DataFrame, title: str, path: Path) -> Path:
+    """Rank uncertainty of one group: targets top to bottom by nominal rank, a bar from the 5th to the
+    95th percentile of their Monte Carlo rank, a dot at the median and a red tick at the nominal rank."""
+    d = part.dropna(subset=["rank", "rank_p05", "rank_p95"]).sort_values(["rank", "target_id"])
+    n = len(d)
+    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.2 * n + 1.3)))
+    ys = np.arange(n)
+    lo, hi = d["rank_p05"].to_numpy(float), d["rank_p95"].to_numpy(float)
+    ax.barh(ys, np.maximum(hi - lo, 0.15), left=lo - np.where(hi > lo, 0, 0.075), height=0.55,
+            color=COLORS[0], alpha=0.35, label="5%–95% 区间")
+    ax.scatter(d["rank_p50"], ys, s=14, color=COLORS[0], zorder=3, label="中位数 (p50)")
+    ax.scatter(d["rank"], ys, marker="|", s=90, color=COLORS[3], zorder=4, label="名义排名")
+    ax.set_yticks(ys)
+    ax.set_yticklabels([f"{int(r)}. {name}" for r, name in zip(d["rank"], d["name_zh"], strict=True)],
+                       fontsize=7 if n > 40 else 8)
+    ax.set_ylim(n - 0.5, -0.5)  # rank 1 at the top
+    top = max(float(hi.max()) if n else 1.0, float(d["rank"].max()) if n else 1.0)
+    ax.set_xlim(0.5, top + 0.5)
+    ax.set_xlabel("排名 (1 = 最好)")
+    ax.grid(axis="x", lw=0.4, alpha=0.5)
+    ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
+    ax.set_title(title, pad=20)
+    return _save(fig, path)

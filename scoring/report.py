@@ -26,7 +26,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from evidence.coverage import FAILURE_KINDS, NEEDS_A_PERSON
 from evidence.registry import GDP_STATUS_CLASSES, GROUP_NAMES_ZH, gdp_status_counts, parse_registry
 from evidence.store import Store, StoreError
-from scoring import charts, fonts, stats
+from scoring import charts, fonts, stats, uncertainty
 from scoring.run import leaf_frame, load_results, run_config
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -104,12 +104,17 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
     groups = _groups(d)
     names = {g: GROUP_NAMES_ZH.get(g, g) for g in groups}
     code_names = dict(zip(d["admin_code"].astype(str), d["name_zh"], strict=False))
+    # rank uncertainty: Monte Carlo rank intervals (scoring/uncertainty.py), assessed targets only
+    unc = uncertainty.run_uncertainty(leaves_long, tree, dict(zip(d["target_id"], d["group"], strict=True)), cfg)
+    for c in uncertainty.COLUMNS:
+        d[c] = d["target_id"].map(unc.table[c])
     paths: dict[str, Path] = {}
 
     # --- CSV ------------------------------------------------------------------------------
     cols = ["target_id", "group", "name_zh", "site_id", "admin_code", "gdp", "gdp_rank", "total_points",
             "max_points", "score_rate", "score_100", "rank", "tier", "z_score", "phi_z", "progress",
             "pages", "site_status", "site_reason", "assessed", "partial", "audited_leaves"]
+    cols[cols.index("rank") + 1:cols.index("rank") + 1] = uncertainty.COLUMNS  # rank_p05, rank_p50, rank_p95
     audited = leaves_long.groupby("target_id")["audited"].sum() if len(leaves_long) else pd.Series(dtype=int)
     d["audited_leaves"] = d["target_id"].map(audited).fillna(0).astype(int)
     for i in index_ids:
@@ -159,6 +164,9 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
         if part["z_score"].notna().any():
             p = charts.zscore_bars(part, f"{names[g]}总得分Z-分数", out / f"zscore_{g}.png")
             chart_files[f"zscore_{g}"] = p.name
+        if part["rank_p50"].notna().any():
+            p = charts.rank_intervals(part, f"{names[g]}排名不确定性 (Monte Carlo 5%–95%)", out / f"rank_interval_{g}.png")
+            chart_files[f"rank_interval_{g}"] = p.name
     if groups and index_ids:
         chart_files["radar_all"] = charts.radar(summ["index_rates"].loc[groups], labels, names,
                                                 "平均得分率雷达图", out / "radar_all.png").name
@@ -175,6 +183,7 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
     # --- Excel ----------------------------------------------------------------------------
     paths["report.xlsx"] = out / "report.xlsx"
     method_rows = _method_rows(run, cfg, summ, names, code_names) + _gdp_status_rows(store, run["campaign"], names)
+    method_rows += uncertainty.method_rows(unc.methods)
     with pd.ExcelWriter(paths["report.xlsx"], engine="openpyxl") as xw:
         pd.DataFrame(method_rows, columns=["item", "value"]).to_excel(xw, sheet_name="方法", index=False)
         for g in groups:  # not-assessed targets first, then by rank
@@ -194,7 +203,7 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
     env.filters["pct"] = _pct
     html = env.get_template("report.html.j2").render(
         font_problem=None if charts.CJK_FONT else fonts.NO_FONT_MESSAGE,
-        run=run, cfg=cfg, method_rows=method_rows, groups=groups, names=names, index_ids=index_ids,
+        run=run, cfg=cfg, method_rows=method_rows, uncertainty=unc.methods, groups=groups, names=names, index_ids=index_ids,
         labels=labels, charts=chart_files, tables=_group_tables(d, groups),
         leaders={g: summ["leaders"][g].to_dict("records") for g in groups if g in summ["leaders"]},
         tiers=_tier_tables(d, groups, summ["tier_bounds"], int(cfg.get("tier_count", 5))),

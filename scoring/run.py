@@ -67,6 +67,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "progress_method": "relative_change",
     "previous_run": None,
     "leaders_n": 3,
+    # rank uncertainty (scoring/uncertainty.py): Monte Carlo over weights, aggregation and one dropped index
+    "uncertainty": {"draws": 1000, "seed": 2023, "weight_spread": 0.25, "aggregations": ["arithmetic", "geometric"],
+                    "drop_index": True, "geometric_epsilon": 0.001},
     "exclusions": {
         "gdp100": {"admin_codes": MUNICIPALITIES, "statistics": ["mean_sd", "zscore", "progress"]},
     },

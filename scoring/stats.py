@@ -70,6 +70,9 @@ def check_config(cfg: dict) -> None:
             raise StatsError(f"scoring config: {key} {cfg.get(key)!r} is not one of {', '.join(allowed)}")
     if int(cfg.get("tier_count", 5)) < 1:
         raise StatsError("scoring config: tier_count must be >= 1")
+    from scoring.uncertainty import check_config as check_uncertainty  # local: uncertainty imports stats
+
+    check_uncertainty(cfg.get("uncertainty"))
 
 
 def method_formulas(cfg: dict) -> dict[str, str]:
