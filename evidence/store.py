@@ -340,9 +340,9 @@ class Store:
 
     # --- runs and scores -----------------------------------------------------------------
     def save_run(self, run: dict, scores: list[dict]) -> None:
+        """Store a new run and its scores (runs are immutable: scoring.runs refuses a taken name)."""
         with self.conn:
-            self.conn.execute("DELETE FROM scores WHERE run_id = ?", [run["run_id"]])
-            self.db["runs"].upsert(run, pk="run_id")
+            self.db["runs"].insert(run, pk="run_id", alter=True)
             self.db["scores"].insert_all(scores, batch_size=2000)
 
     def run(self, run_id: str | None = None, campaign: str | None = None) -> dict:

@@ -141,7 +141,8 @@ def accepted_evidence(store: Store, campaign: str) -> tuple[dict[tuple[str, str]
         if item.status == "confirmed":
             counts["confirmed"] += 1
         by_leaf[(item.site_id, item.leaf_id)].append(
-            {"id": item.id, "points": item.points, "url": item.url, "snippet": item.snippet, "manual": item.manual})
+            {"id": item.id, "points": item.points, "url": item.url, "snippet": item.snippet, "manual": item.manual,
+             "rule_id": item.rule_id, "rule_version": item.rule_version, "status": item.status})
     return by_leaf, counts, led
 
 
@@ -174,6 +175,11 @@ def score(store: Store, campaign: str, ruleset: Any, run_id: str | None = None,
     The statistics' methods come from ``DEFAULT_CONFIG``, overridden by the ``scoring`` key of the
     campaign's config JSON, then by ``config``; the merged config is saved with the run.
     """
+    from scoring.runs import check_new_run, ensure_run_tables, save_run_evidence, snapshot_fields
+
+    ensure_run_tables(store.conn)
+    if run_id:
+        check_new_run(store, run_id)
     tree = ruleset.tree
     cfg = make_config(_merge(campaign_scoring_config(store, campaign), config))
     targets = targets_of(store, campaign)
@@ -259,9 +265,14 @@ def score(store: Store, campaign: str, ruleset: Any, run_id: str | None = None,
     run = {"run_id": run_id, "campaign": campaign,
            "created_at": _now().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
            "rules_version": str(getattr(ruleset, "version", "") or ""),
-           "config": json.dumps(cfg, ensure_ascii=False), "notes": "; ".join(note_parts)}
+           "config": json.dumps(cfg, ensure_ascii=False), "notes": "; ".join(note_parts),
+           **snapshot_fields(store, campaign, ruleset)}
     store.save_run(run, rows)
     save_run_decisions(store, run_id, ledger)
+    sites_used = {t["site_id"] for t in targets}
+    save_run_evidence(store, run_id, [
+        {**e, "site_id": sid, "leaf_id": leaf} for (sid, leaf), items in evidence.items()
+        if sid in sites_used and leaf in leaf_ids for e in items])
     sites = {t["site_id"] for t in targets}
     save_run_sites(store, run_id, [
         {**(facts.get(sid) or {"site_id": sid, "status": "not crawled", "reason": "not crawled", "assessed": False,

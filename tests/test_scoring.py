@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 
 import pandas as pd
 import pytest
@@ -12,6 +13,7 @@ from test_scoring_fixtures import FakeRuleset, add_evidence, decide, make_store,
 from scoring import stats
 from scoring.diff import diff_runs
 from scoring.run import competition_ranks, load_results, score
+from scoring.runs import RunExists
 
 C = "2023"
 
@@ -128,10 +130,16 @@ def test_run_ids_unique_and_rerun_deterministic(store, ev):
         return sorted((r["target_id"], r["node_id"], r["points"], r["max_points"], r["rate"], r["rank"],
                        r["evidence_ids"]) for r in rows)
     assert strip(store.scores(a)) == strip(store.scores(b))
-    # a named run is replaced in place
+    # a named run is made once: runs are immutable, a taken name is refused and the run kept as it was
     assert score(store, C, rs, run_id="named") == "named"
-    assert score(store, C, rs, run_id="named") == "named"
-    assert len(store.scores("named")) == len(store.scores(a))
+    kept = strip(store.scores("named"))
+    with pytest.raises(RunExists, match="immutable"):
+        score(store, C, rs, run_id="named")
+    assert strip(store.scores("named")) == kept == strip(store.scores(a))
+    with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+        store.conn.execute("UPDATE scores SET points = 0 WHERE run_id = 'named'")
+    with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+        store.conn.execute("DELETE FROM runs WHERE run_id = 'named'")
 
 
 def test_load_results_frame(store, ev):

@@ -151,6 +151,18 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_runs(args: argparse.Namespace) -> int:
+    from scoring.runs import describe_run, format_run, format_runs, list_runs
+    with _store(args) as store:
+        if args.runs_command == "show":
+            d = describe_run(store, args.run)
+            print(json.dumps(d, ensure_ascii=False, indent=1, default=str) if args.json else format_run(d))
+        else:
+            rows = list_runs(store, args.campaign)
+            print(json.dumps(rows, ensure_ascii=False, indent=1) if args.json else format_runs(rows))
+    return 0
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from extractors.inspect import inspect_inputs
     ruleset = _rules(args)
@@ -300,6 +312,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("run_b")
     sp.add_argument("--store", default=str(DEFAULT_STORE))
     sp.set_defaults(func=cmd_diff)
+
+    sp = sub.add_parser("runs", help="stored scoring runs (immutable snapshots)")
+    rsub = sp.add_subparsers(dest="runs_command", required=True, metavar="ACTION")
+    rl = rsub.add_parser("list", help="every run, newest first: who, when, as-of, size")
+    rl.add_argument("--store", default=str(DEFAULT_STORE))
+    rl.add_argument("--campaign", default=None, help="only this campaign's runs")
+    rl.add_argument("--json", action="store_true")
+    rs = rsub.add_parser("show", help="one run's snapshot: rules, tree, config, decisions, results per group")
+    rs.add_argument("run")
+    rs.add_argument("--store", default=str(DEFAULT_STORE))
+    rs.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_runs)
 
     sp = sub.add_parser("inspect", help="run the rules over files or stored URLs and print findings")
     sp.add_argument("inputs", nargs="+", metavar="PATH_OR_URL")
