@@ -103,9 +103,15 @@ class UncertaintyResult:
 
 
 def _competition(scores: np.ndarray) -> np.ndarray:
-    """(draws × n) scores -> competition ranks per row: 1 + how many score more (by > 1e-9)."""
-    higher = scores[:, None, :] > scores[:, :, None] + TIE_TOLERANCE
-    return higher.sum(axis=2) + 1
+    """(draws × n) scores -> competition ranks per row: 1 + how many in the row score more (by > 1e-9).
+
+    One sort for all rows: row k is shifted by k × (span + 1), so rows do not interleave, and a
+    search counts per value the scores of its row up to value + 1e-9."""
+    d, n = scores.shape
+    shift = (float(scores.max() - scores.min()) + 1.0) * np.arange(d)[:, None]
+    keyed = scores + shift
+    at_most = np.searchsorted(np.sort(keyed, axis=None), keyed + TIE_TOLERANCE, side="right") - n * np.arange(d)[:, None]
+    return n - at_most + 1
 
 
 def rank_uncertainty(leaves: pd.DataFrame, tree: Any, groups: Mapping[str, str],
@@ -153,29 +159,30 @@ def rank_uncertainty(leaves: pd.DataFrame, tree: Any, groups: Mapping[str, str],
     drop_draw = rng.integers(-1, len(indices), size=n_draws) if s["drop_index"] and indices \
         else np.full(n_draws, -1)
 
-    lf = leaves[leaves["leaf_id"].isin(pos)].copy()
-    lf["points"] = pd.to_numeric(lf["points"], errors="coerce")
-    lf["max_points"] = pd.to_numeric(lf["max_points"], errors="coerce").fillna(0.0)
     target_ids = list(groups)
-    not_assessed = set(lf.loc[lf["points"].isna(), "target_id"]) | (set(target_ids) - set(lf["target_id"]))
+    col = {t: k for k, t in enumerate(target_ids)}
+    leaf_col = {lid: k for k, lid in enumerate(leaf_ids)}
+    lf = leaves[leaves["leaf_id"].isin(leaf_col) & leaves["target_id"].isin(col)]
+    points = pd.to_numeric(lf["points"], errors="coerce").to_numpy(float)
+    not_assessed = set(lf["target_id"][np.isnan(points)]) | (set(target_ids) - set(lf["target_id"]))
+    at = (lf["target_id"].map(col).to_numpy(int), lf["leaf_id"].map(leaf_col).to_numpy(int))
+    all_points = np.zeros((len(target_ids), len(leaf_ids)))  # target × leaf; 0 where not applicable
+    all_points[at] = np.nan_to_num(points)
+    all_max = np.zeros_like(all_points)
+    all_max[at] = pd.to_numeric(lf["max_points"], errors="coerce").fillna(0.0).to_numpy(float)
     ranks = np.full((n_draws, len(target_ids)), np.nan)
     nominal = np.full(len(target_ids), np.nan)
-    col = {t: k for k, t in enumerate(target_ids)}
     geometric = np.array([aggs[a] == "geometric" for a in agg_draw])
-    leaf_col = {lid: k for k, lid in enumerate(leaf_ids)}
 
     for g in dict.fromkeys(groups.values()):
         tids = [t for t in target_ids if groups[t] == g and t not in not_assessed]
         if not tids:
             continue
-        part = lf[lf["target_id"].isin(tids)]
+        cols = [col[t] for t in tids]
         # nominal leaf weights of the group: the leaf's max points as the run scored it (0: not applicable)
-        w_leaf = np.zeros(len(leaf_ids))
-        for lid, mx in part.groupby("leaf_id")["max_points"].max().items():
-            w_leaf[leaf_col[lid]] = mx
+        w_leaf = all_max[cols].max(axis=0)
         w = _node_weights(w_leaf, paths, index_pos, len(nodes))
-        pts = part.pivot_table(index="target_id", columns="leaf_id", values="points", aggfunc="first")
-        pts = pts.reindex(index=tids, columns=leaf_ids).fillna(0.0).to_numpy(float)
+        pts = all_points[cols]
         rate = np.divide(pts, w_leaf, out=np.zeros_like(pts), where=w_leaf > 0)  # (T, L)
         # q: a node's share among its siblings after the perturbation (D × N, root slot = 1)
         wu = w[None, :-1] * u
@@ -197,7 +204,6 @@ def rank_uncertainty(leaves: pd.DataFrame, tree: Any, groups: Mapping[str, str],
         arith = (v[:, None, :] * idx_rates).sum(axis=2)
         geo = np.exp((v[:, None, :] * np.log(np.maximum(idx_rates, eps))).sum(axis=2))
         scores = np.where(geometric[:, None], geo, arith)
-        cols = [col[t] for t in tids]
         ranks[:, cols] = _competition(scores)
         nominal_of = competition_ranks(dict(zip(tids, pts.sum(axis=1).tolist(), strict=True)))  # the run's rank
         nominal[cols] = [nominal_of[t] for t in tids]
