@@ -53,6 +53,15 @@ def find_previous_run(store: Store, run: dict, cfg: dict) -> dict | None:
     return rows[0] if rows else None
 
 
+def find_diff_base(store: Store, run: dict, prev_run: dict | None) -> dict | None:
+    """The run the report's change section compares with: the latest earlier run of the same campaign
+    (a rerun after a rule or weight edit), else the previous campaign's run (the year before)."""
+    rows = list(store.db.query(
+        "select * from runs where campaign = ? and run_id != ? and created_at <= ? "
+        "order by created_at desc, rowid desc limit 1", [run["campaign"], run["run_id"], run["created_at"]]))
+    return rows[0] if rows else prev_run
+
+
 def _num(v: Any, fmt: str = "{:.2f}") -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
         return "–"
@@ -201,7 +210,14 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     env.filters["num"] = _num
     env.filters["pct"] = _pct
+    from scoring.diff import fmt_points, run_diff, write_diff_csv
+
+    base = find_diff_base(store, run, prev_run)
+    changes = run_diff(store, base["run_id"], run_id) if base else None
+    if changes is not None:
+        paths["diff.csv"] = write_diff_csv(changes, out / "diff.csv")
     html = env.get_template("report.html.j2").render(
+        diff=changes, fmt=fmt_points,
         font_problem=None if charts.CJK_FONT else fonts.NO_FONT_MESSAGE,
         run=run, cfg=cfg, method_rows=method_rows, uncertainty=unc.methods, groups=groups, names=names, index_ids=index_ids,
         labels=labels, charts=chart_files, tables=_group_tables(d, groups),
@@ -323,6 +339,7 @@ def _gdp_status_rows(store: Store, campaign: str, names: dict[str, str]) -> list
             text += ("; " if text else "no check recorded; ") + "status of no class: " + ", ".join(other)
         rows.append((f"GDP figures ({names.get(g, g)})", f"{sum(counts.values())}: {text}"))
     return rows
+
 
 def _group_tables(d: pd.DataFrame, groups: list[str]) -> dict[str, list[dict]]:
     """Per group: the not-assessed targets first, then the assessed ones by rank."""

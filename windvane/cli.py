@@ -145,9 +145,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from scoring.diff import diff_runs
+    from scoring.diff import format_diff, run_diff, write_diff
     with _store(args) as store:
-        print(diff_runs(store, args.run_a, args.run_b))
+        print(format_diff(run_diff(store, args.run_a, args.run_b)))
+        out = Path(args.out) if args.out else store.files_dir / "diffs"
+        paths = write_diff(store, args.run_a, args.run_b, out)
+    for kind, p in paths.items():
+        print(f"diff {kind}: {p}")
     return 0
 
 
@@ -311,6 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("run_a")
     sp.add_argument("run_b")
     sp.add_argument("--store", default=str(DEFAULT_STORE))
+    sp.add_argument("--out", default=None,
+                    help="folder for diff-A-B.txt/.csv/.html (default: diffs/ next to the store's campaign files)")
     sp.set_defaults(func=cmd_diff)
 
     sp = sub.add_parser("runs", help="stored scoring runs (immutable snapshots)")
