@@ -26,7 +26,7 @@ Per target the result gives the nominal rank (the run's: total points, competiti
 the 5th, 50th and 95th percentiles of its rank over the draws, by the inverted empirical CDF
 (numpy ``method="inverted_cdf"``, Hyndman & Fan definition 1: the smallest rank r such that at
 least q of the draws rank the target r or better), so every percentile is a rank some draw gave.
-Targets not assessed (points None) take no part and get NaN.
+Targets not assessed (points None) take no part and get no rank (<NA>; NaN in ``ranks``).
 
 Tiers do not enter ranks (the run ranks by points), so the tier method (equal-interval vs quantile)
 is not a perturbed choice; a config that ranked by tier would need it and is refused here.
@@ -87,7 +87,7 @@ class UncertaintyResult:
     """What ``rank_uncertainty`` found.
 
     ``table``: one row per target (index target_id, in the order of ``groups``): group, rank
-    (nominal), rank_p05, rank_p50, rank_p95 (floats; NaN when not assessed). ``methods``: what was
+    (nominal), rank_p05, rank_p50, rank_p95 (nullable integers; <NA> when not assessed). ``methods``: what was
     perturbed, for the report's methods section (``methods["text"]`` is one sentence of it).
     ``ranks``: (draws × targets) rank of every target in every draw, columns in ``table`` order.
     ``factors``: node id → the (draws,) weight factor u before renormalisation; ``aggregation``:
@@ -216,6 +216,8 @@ def rank_uncertainty(leaves: pd.DataFrame, tree: Any, groups: Mapping[str, str],
         vals = np.percentile(ranks[:, ok], [p for _, p in PERCENTILES], axis=0, method=PERCENTILE_METHOD)
         for k, (name, _) in enumerate(PERCENTILES):
             table.loc[ok, name] = vals[k]
+    for name in ["rank", *COLUMNS]:  # every value is a rank some draw gave: integers, <NA> when not assessed
+        table[name] = table[name].round().astype("Int64")
     table = table.set_index("target_id")
     methods = _methods(s, aggs, indices, agg_draw, drop_draw)
     return UncertaintyResult(table=table, methods=methods, ranks=ranks,
