@@ -4,6 +4,7 @@ index, checked against a plain-Python recomputation of every draw from the docum
 from __future__ import annotations
 
 import csv
+import importlib.util
 import math
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from scoring.run import load_results, score
 from scoring.stats import StatsError
 from scoring.uncertainty import check_config, rank_uncertainty
 
+ROOT = Path(__file__).resolve().parents[1]
 EPS = 0.001
 # hand-built scores: leaf points per target of the small tree (see test_scoring_fixtures.small_tree)
 # leaves: digital_gov_plan 4, hotline_12345 2, service_portal_link 3 (not gdp100), open_data_link 3,
@@ -189,18 +191,12 @@ def test_config_is_checked():
 
 
 def test_thousand_draws_of_164_targets_are_fast():
-    """The real indicator tree and 164 registry targets: 1,000 draws in well under a second."""
-    from extractors.rules import load_rules
-
-    tree = load_rules(Path(__file__).resolve().parents[1] / "rules").tree
-    rng = np.random.default_rng(0)
-    rows, groups = [], {}
-    for t in load_registry().targets:
-        groups[t.target_id] = t.group
-        rows += [{"target_id": t.target_id, "leaf_id": leaf.id, "max_points": float(leaf.points),
-                  "points": float(rng.integers(0, int(leaf.points) + 1))}
-                 for leaf in tree.leaves if leaf.applies_to(t.group)]
-    leaves = pd.DataFrame(rows)
+    """The real indicator tree and 164 registry targets (bench/uncertainty.py's data): 1,000 draws in well
+    under a second (3 s allowed on a busy machine)."""
+    spec = importlib.util.spec_from_file_location("bench_uncertainty", ROOT / "bench" / "uncertainty.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    tree, leaves, groups = bench.synthetic_run(seed=0)
     start = time.perf_counter()
     res = rank_uncertainty(leaves, tree, groups, {"draws": 1000})
     took = time.perf_counter() - start
