@@ -226,15 +226,20 @@ def _legacy_key(d: dict, by_row: dict[int, dict]) -> str | None:
     return ev["eid"] if seen_since and d.get("at") and seen_since <= d["at"] else None
 
 
-def load_ledger(store: Store, campaign: str) -> Ledger:
-    """The campaign's evidence with every decision applied (see the module docstring)."""
+def load_ledger(store: Store, campaign: str, light: bool = False) -> Ledger:
+    """The campaign's evidence with every decision applied (see the module docstring).
+    ``light`` (what scoring needs): every item's extracted ``values`` left empty and no item
+    marked for quality control (``qc_selected``), which scoring never reads."""
     conn = store.conn
     if conn.execute("SELECT 1 FROM evidence WHERE campaign = ? AND eid IS NULL LIMIT 1", [campaign]).fetchone():
         with conn:  # rows written around the store (older tools, direct SQL) get their keys now
             ensure_identity(conn)
     prev, conn.row_factory = conn.row_factory, sqlite3.Row
     try:
-        ev_rows = [dict(r) for r in conn.execute("SELECT * FROM evidence WHERE campaign = ? ORDER BY id", [campaign])]
+        cols = ("id, eid, site_id, leaf_id, rule_id, rule_version, page_id, url, snippet, start, \"end\", points, "
+                "extracted_at, first_seen, page_sha256") if light else "*"
+        ev_rows = [dict(r) for r in conn.execute(f"SELECT {cols} FROM evidence WHERE campaign = ? ORDER BY id",
+                                                 [campaign])]
         dec_rows = [_decision_dict(r) for r in conn.execute(
             "SELECT * FROM decisions WHERE campaign = ? ORDER BY id", [campaign])]
         targets = {r["target_id"]: dict(r) for r in conn.execute(
@@ -247,15 +252,15 @@ def load_ledger(store: Store, campaign: str) -> Ledger:
     for e in ev_rows:
         by_row[int(e["id"])] = e
         try:
-            values = json.loads(e.get("values") or "{}")
+            vals = {} if light else json.loads(e.get("values") or "{}")
         except json.JSONDecodeError:
-            values = {}
+            vals = {}
         items[e["eid"]] = Item(
             id=e["eid"], manual=False, site_id=e["site_id"], leaf_id=e["leaf_id"], rule_id=e["rule_id"],
             rule_version=e.get("rule_version"), page_id=e.get("page_id"), url=e.get("url"), snippet=e.get("snippet"),
-            start=e.get("start"), end=e.get("end"), values=values, points=e.get("points"),
+            start=e.get("start"), end=e.get("end"), values=vals, points=e.get("points"),
             extracted_at=e.get("extracted_at"), page_sha256=e.get("page_sha256"), row_id=int(e["id"]),
-            qc_selected=_qc_pick(e["eid"], share))
+            qc_selected=not light and _qc_pick(e["eid"], share))
     # undo: a row names the decision it undoes; undoing an undo is refused when recorded
     undone = {int(d["undoes"]) for d in dec_rows if d["decision"] == "undo" and d.get("undoes") is not None}
     for d in dec_rows:

@@ -343,7 +343,11 @@ class Store:
         """Store a new run and its scores (runs are immutable: scoring.runs refuses a taken name)."""
         with self.conn:
             self.db["runs"].insert(run, pk="run_id", alter=True)
-            self.db["scores"].insert_all(scores, batch_size=2000)
+            if scores:
+                cols = list(scores[0])
+                self.conn.executemany(
+                    f"INSERT INTO scores ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                    [[r.get(c) for c in cols] for r in scores])
 
     def run(self, run_id: str | None = None, campaign: str | None = None) -> dict:
         if run_id:

@@ -30,6 +30,7 @@ import json
 import re
 import sqlite3
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +38,7 @@ from extractors.rules import ENGINE_VERSION
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS extract_state (
-  campaign TEXT PRIMARY KEY, context_key TEXT, context TEXT, extracted_at TEXT);
+  campaign TEXT PRIMARY KEY, context_key TEXT, context TEXT, extracted_at TEXT, pages_fingerprint TEXT);
 CREATE TABLE IF NOT EXISTS extract_rules (
   campaign TEXT, rule_id TEXT, rule_version TEXT, leaf_id TEXT, PRIMARY KEY (campaign, rule_id));
 CREATE TABLE IF NOT EXISTS extract_pages (
@@ -52,6 +53,26 @@ _PAGE_FACTS = ("url", "final_url", "status", "kind", "block", "via", "content_ty
 
 def ensure_tables(conn: sqlite3.Connection) -> None:
     conn.executescript(_SCHEMA)
+    if "pages_fingerprint" not in {r[1] for r in conn.execute("PRAGMA table_info(extract_state)")}:
+        conn.execute("ALTER TABLE extract_state ADD COLUMN pages_fingerprint TEXT")
+
+
+# one string over every page row of a campaign that changes whenever a page is added, removed,
+# refetched (a new WARC record) or re-judged (status, block verdict, rendering): when it equals the
+# one remembered, no page needs comparing one by one
+_FINGERPRINT_SQL = """
+SELECT count(*), coalesce(group_concat(x, '|'), '') FROM (
+  SELECT id || ':' || coalesce(site_id, '') || ':' || coalesce(sha256, '') || ':' || coalesce(warc_file, '') || ':'
+    || coalesce(warc_offset, '') || ':' || coalesce(rendered_warc_offset, '') || ':' || coalesce(status, '') || ':'
+    || coalesce(block, '') || ':' || coalesce(kind, '') || ':' || coalesce(via, '') || ':' || coalesce(final_url, '')
+    || ':' || coalesce(CASE WHEN kind = 'attachment' OR warc_file IS NULL THEN length(text) END, '') AS x
+  FROM pages WHERE campaign = ? ORDER BY id)
+"""
+
+
+def pages_fingerprint(conn: sqlite3.Connection, campaign: str) -> str:
+    n, joined = conn.execute(_FINGERPRINT_SQL, [campaign]).fetchone()
+    return f"{n}:" + hashlib.sha256(joined.encode("utf-8", "replace")).hexdigest()[:32]
 
 
 def page_key(row: dict) -> str:
@@ -91,19 +112,22 @@ class Plan:
     changed_sites: list[str] = field(default_factory=list)  # a page new, changed or gone: every rule
     changed_pages: int = 0
     reused_rules: int = 0
+    pages_moved: bool = False  # the pages' fingerprint changed (page keys must be remembered anew)
 
     @property
     def nothing(self) -> bool:
         return not (self.full or self.changed_rules or self.removed_rules or self.changed_sites)
 
 
-def plan(conn: sqlite3.Connection, campaign: str, rules: list[Any], context: dict, pages: list[dict],
-         full: bool = False) -> Plan:
-    """Compare what the store last extracted with the rules, context and pages of now."""
+def plan(conn: sqlite3.Connection, campaign: str, rules: list[Any], context: dict,
+         pages: Callable[[], list[dict]], fingerprint: str, full: bool = False) -> Plan:
+    """Compare what the store last extracted with the rules, context and pages of now (``pages``
+    is called only when the pages' fingerprint differs from the one remembered)."""
     ensure_tables(conn)
     if full:
         return Plan(True, "--full asked")
-    row = conn.execute("SELECT context_key, context FROM extract_state WHERE campaign = ?", [campaign]).fetchone()
+    row = conn.execute("SELECT context_key, context, pages_fingerprint FROM extract_state WHERE campaign = ?",
+                       [campaign]).fetchone()
     if row is None:
         return Plan(True, "no earlier extraction remembered for this campaign")
     if row[0] != _key(context):
@@ -114,44 +138,52 @@ def plan(conn: sqlite3.Connection, campaign: str, rules: list[Any], context: dic
     changed = [r.id for r in rules if done.get(r.id) != r.version]
     now_ids = {r.id for r in rules}
     removed = sorted(set(done) - now_ids)
+    out = Plan(False, "", changed, removed, [], 0, len(rules) - len(changed))
+    if row[2] == fingerprint:
+        return out
     seen = {pid: (sid, key) for pid, sid, key in conn.execute(
         "SELECT page_id, site_id, page_key FROM extract_pages WHERE campaign = ?", [campaign])}
     sites: set[str] = set()
-    n_changed = 0
-    for p in pages:
-        old = seen.pop(p["id"], None)
-        if old is None or old[1] != page_key(p):
-            n_changed += 1
+    for p in pages():
+        old_ = seen.pop(p["id"], None)
+        if old_ is None or old_[1] != page_key(p):
+            out.changed_pages += 1
             sites.add(p.get("site_id") or "")
     for sid, _gone in seen.values():  # pages gone since
-        n_changed += 1
+        out.changed_pages += 1
         sites.add(sid or "")
-    return Plan(False, "", changed, removed, sorted(sites), n_changed, len(rules) - len(changed))
+    out.changed_sites = sorted(sites)
+    out.pages_moved = True
+    return out
 
 
-def remember(conn: sqlite3.Connection, campaign: str, rules: list[Any], context: dict, pages: list[dict],
-             at: str, haystacks: dict[int, tuple[bytes, bytes]] | None = None) -> None:
-    """Record what the store's evidence now reflects (called after the evidence is written), with the
-    haystacks of the pages parsed in this run (a page whose key changed and was not parsed loses its)."""
+def remember(conn: sqlite3.Connection, campaign: str, rules: list[Any], context: dict,
+             pages: list[dict] | None, fingerprint: str, at: str,
+             haystacks: dict[int, tuple[bytes, bytes]] | None = None) -> None:
+    """Record what the store's evidence now reflects (called after the evidence is written): the
+    context, every rule's version, the pages' fingerprint, the key of every page (``pages``; None
+    when no page changed) and the haystacks of the pages parsed in this run (a page whose key
+    changed and was not parsed loses its)."""
     ensure_tables(conn)
     haystacks = haystacks or {}
-    old = {pid: key for pid, key in conn.execute(
-        "SELECT page_id, page_key FROM extract_pages WHERE campaign = ?", [campaign])}
     with conn:
-        conn.execute("INSERT OR REPLACE INTO extract_state VALUES (?, ?, ?, ?)",
-                     [campaign, _key(context), json.dumps(context, sort_keys=True), at])
+        conn.execute("INSERT OR REPLACE INTO extract_state VALUES (?, ?, ?, ?, ?)",
+                     [campaign, _key(context), json.dumps(context, sort_keys=True), at, fingerprint])
         conn.execute("DELETE FROM extract_rules WHERE campaign = ?", [campaign])
         conn.executemany("INSERT INTO extract_rules VALUES (?, ?, ?, ?)",
                          [(campaign, r.id, r.version, r.leaf_id) for r in rules])
-        now = {p["id"]: (p.get("site_id"), page_key(p)) for p in pages}
-        conn.executemany("DELETE FROM extract_pages WHERE campaign = ? AND page_id = ?",
-                         [(campaign, pid) for pid in old if pid not in now])
-        conn.executemany(
-            "INSERT INTO extract_pages VALUES (?, ?, ?, ?, NULL, NULL) ON CONFLICT (campaign, page_id) DO UPDATE "
-            "SET site_id = excluded.site_id, page_key = excluded.page_key, hay_text = NULL, hay_labels = NULL",
-            [(campaign, pid, sid, key) for pid, (sid, key) in now.items() if old.get(pid) != key])
+        if pages is not None:
+            old = {pid: key for pid, key in conn.execute(
+                "SELECT page_id, page_key FROM extract_pages WHERE campaign = ?", [campaign])}
+            now = {p["id"]: (p.get("site_id"), page_key(p)) for p in pages}
+            conn.executemany("DELETE FROM extract_pages WHERE campaign = ? AND page_id = ?",
+                             [(campaign, pid) for pid in old if pid not in now])
+            conn.executemany(
+                "INSERT INTO extract_pages VALUES (?, ?, ?, ?, NULL, NULL) ON CONFLICT (campaign, page_id) DO UPDATE "
+                "SET site_id = excluded.site_id, page_key = excluded.page_key, hay_text = NULL, hay_labels = NULL",
+                [(campaign, pid, sid, key) for pid, (sid, key) in now.items() if old.get(pid) != key])
         conn.executemany("UPDATE extract_pages SET hay_text = ?, hay_labels = ? WHERE campaign = ? AND page_id = ?",
-                         [(t, lb, campaign, pid) for pid, (t, lb) in haystacks.items() if pid in now])
+                         [(t, lb, campaign, pid) for pid, (t, lb) in haystacks.items()])
 
 
 def stored_haystacks(conn: sqlite3.Connection, campaign: str) -> dict[int, tuple[bytes, bytes]]:
@@ -160,6 +192,25 @@ def stored_haystacks(conn: sqlite3.Connection, campaign: str) -> dict[int, tuple
     return {pid: (t, lb) for pid, t, lb in conn.execute(
         "SELECT page_id, hay_text, hay_labels FROM extract_pages WHERE campaign = ? AND hay_text IS NOT NULL",
         [campaign])}
+
+
+def staleness(conn: sqlite3.Connection, campaign: str, rules: list[Any]) -> str | None:
+    """Why the stored evidence is behind the rules or pages (None when it is current): a cheap check
+    for `windvane score`, which scores the stored evidence as it is."""
+    ensure_tables(conn)
+    if conn.execute("SELECT 1 FROM extract_state WHERE campaign = ?", [campaign]).fetchone() is None:
+        return None  # extracted before incremental extraction (or never): nothing to compare with
+    done = dict(conn.execute("SELECT rule_id, rule_version FROM extract_rules WHERE campaign = ?", [campaign]))
+    edited = [r.id for r in rules if done.get(r.id) != r.version] + sorted(set(done) - {r.id for r in rules})
+    n, last = conn.execute("SELECT count(*), max(id) FROM pages WHERE campaign = ?", [campaign]).fetchone()
+    m, mlast = conn.execute("SELECT count(*), max(page_id) FROM extract_pages WHERE campaign = ?", [campaign]).fetchone()
+    why = []
+    if edited:
+        why.append(f"{len(edited)} rule(s) added, edited or removed since the last extraction "
+                   f"({', '.join(edited[:5])}{', …' if len(edited) > 5 else ''})")
+    if (n, last) != (m, mlast):
+        why.append(f"pages stored since the last extraction ({n} now, {m} then)")
+    return "; ".join(why) or None
 
 
 def forget(conn: sqlite3.Connection, campaign: str) -> None:
@@ -191,7 +242,7 @@ def doc_haystacks(doc: Any) -> tuple[bytes, bytes]:
     (visible text + title + h1 + meta values, every link label)."""
     text = "\n".join([doc.text, doc.title or "", *doc.h1, *(doc.meta or {}).values()])
     labels = "\n".join(lk.label for lk in doc.links)
-    return zlib.compress(squeeze(text).encode("utf-8"), 1), zlib.compress(squeeze(labels).encode("utf-8"), 1)
+    return zlib.compress(squeeze(text).encode("utf-8"), 6), zlib.compress(squeeze(labels).encode("utf-8"), 6)
 
 
 def open_haystacks(blobs: tuple[bytes, bytes]) -> dict[str, str]:

@@ -144,9 +144,11 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
     at = now_iso()
     min_html = min_html_pages(ruleset)
     context = inc.context_of(cutoff.isoformat(), max_per_rule, min_html, registry, tls_facts)
-    facts = list(store.iter_pages(campaign, columns=_PLAN_COLUMNS))
-    todo = inc.plan(store.conn, campaign, ruleset.rules, context, facts, full=full)
-    del facts
+    fingerprint = inc.pages_fingerprint(store.conn, campaign)
+
+    def facts() -> list[dict]:
+        return list(store.iter_pages(campaign, columns=_PLAN_COLUMNS))
+    todo = inc.plan(store.conn, campaign, ruleset.rules, context, facts, fingerprint, full=full)
 
     page_rules = [r for r in ruleset.rules if not is_site_rule(r)]
     # a probe (e.g. http://HOST/) that ends on the home page would repeat its content evidence:
@@ -156,7 +158,7 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
     # site-level rules (site aggregates, rules on HTTP facts or probes) need the portal home page
     # answered 2xx and enough HTML pages (rules/tree.yaml site_rules); else they give nothing, and say why
     gated = {r.id for r in site_rules} | {r.id for r in probe_rules}
-    gates = site_rule_gates(store.conn, campaign, min_html)
+    gates = site_rule_gates(store.conn, campaign, min_html) if not todo.nothing else {}
     # what this run recomputes: every rule on changed sites, changed rules everywhere
     dirty_sites = set(todo.changed_sites)
     changed = set(todo.changed_rules)
@@ -275,12 +277,14 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
     for r in ruleset.rules:
         if r.id in gated:
             gated_leaves.setdefault(r.leaf_id, []).append(r.id)
-    replace_not_evaluated(store.conn, campaign, [
-        {"site_id": sid, "leaf_id": leaf, "rule_ids": ids, "at": at,
-         "reason": f"{leaf} not evaluated: {reason}"}
-        for sid, reason in sorted(gates.items()) for leaf, ids in gated_leaves.items()])
-    inc.remember(store.conn, campaign, ruleset.rules, context,
-                 list(store.iter_pages(campaign, columns=_PLAN_COLUMNS)), at, new_hay)
+    if not todo.nothing:  # (the gates depend on the pages alone: unchanged when no page changed)
+        replace_not_evaluated(store.conn, campaign, [
+            {"site_id": sid, "leaf_id": leaf, "rule_ids": ids, "at": at,
+             "reason": f"{leaf} not evaluated: {reason}"}
+            for sid, reason in sorted(gates.items()) for leaf, ids in gated_leaves.items()])
+    if not todo.nothing or todo.pages_moved:
+        inc.remember(store.conn, campaign, ruleset.rules, context,
+                     facts() if todo.full or todo.pages_moved else None, fingerprint, at, new_hay)
     secs = time.monotonic() - started
     out: dict = {}
     if todo.full:

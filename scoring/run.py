@@ -129,7 +129,7 @@ def accepted_evidence(store: Store, campaign: str) -> tuple[dict[tuple[str, str]
     Each item is ``{"id", "points", "url", "snippet", "manual"}``; ``id`` is the stable evidence key
     (``ev_…``; manual evidence added by hand: ``man_<decision id>``). Rejected evidence is left out.
     """
-    led = load_ledger(store, campaign)
+    led = load_ledger(store, campaign, light=True)
     by_leaf: dict[tuple[str, str], list[dict]] = defaultdict(list)
     counts = {"evidence": 0, "rejected": 0, "confirmed": 0, "added": 0, "overrides": len(led.overrides),
               "orphaned": len(led.orphans)}

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 TIER_METHODS = ("equal_interval", "quantile")
 CORRELATION_METHODS = ("spearman", "kendall")
@@ -174,6 +173,8 @@ def rank_correlation_xy(x: Any, y: Any, method: str = "spearman") -> tuple[float
     n = len(a)
     if n < 3 or np.all(a == a[0]) or np.all(b == b[0]):
         return math.nan, math.nan, n
+    from scipy import stats as sps  # imported when needed: it takes a second to load
+
     res = sps.spearmanr(a, b) if method == "spearman" else sps.kendalltau(a, b)
     return float(res.statistic), float(res.pvalue), n
 
@@ -305,6 +306,8 @@ def progress(df: pd.DataFrame, method: str = "relative_change", previous: pd.Dat
         return out
     if method == "phi_z":
         z = zscores(df, ddof, score_col, exclusions, group_col)
+        from scipy import stats as sps
+
         out[mask] = sps.norm.cdf(z[mask])
         out[z.isna()] = np.nan
         return out

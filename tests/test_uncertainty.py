@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -190,18 +189,19 @@ def test_config_is_checked():
         rank_uncertainty(leaves, small_tree(), groups, SETTINGS, rank_method="by tier, then points")
 
 
-def test_thousand_draws_of_164_targets_are_fast():
-    """The real indicator tree and 164 registry targets (bench/uncertainty.py's data): 1,000 draws in well
-    under a second (3 s allowed on a busy machine)."""
+def test_thousand_draws_of_164_targets_give_ordered_intervals_within_each_group():
+    """The real indicator tree and 164 registry targets (bench/uncertainty.py's data; the speed is
+    measured there, never asserted here): every interval is ordered and inside its group's ranks."""
     spec = importlib.util.spec_from_file_location("bench_uncertainty", ROOT / "bench" / "uncertainty.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     tree, leaves, groups = bench.synthetic_run(seed=0)
-    start = time.perf_counter()
     res = rank_uncertainty(leaves, tree, groups, {"draws": 1000})
-    took = time.perf_counter() - start
-    assert len(res.table) == 164 and res.table["rank_p50"].notna().all()
-    assert took < 3.0, f"1,000 draws took {took:.2f} s"
+    t = res.table
+    assert len(t) == 164 and t["rank_p50"].notna().all()
+    size = pd.Series(groups).value_counts()
+    for _tid, row in t.iterrows():  # indexed by target_id
+        assert 1 <= row["rank_p05"] <= row["rank_p50"] <= row["rank_p95"] <= size[row["group"]]
 
 
 def test_report_writes_rank_intervals(tmp_path):

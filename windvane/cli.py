@@ -125,8 +125,13 @@ def cmd_screenshots(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> int:
     with _store(args) as store:
         campaign = _campaign(store, args)
+        from extractors.incremental import staleness
         from scoring.run import score
         ruleset = _rules(args)
+        behind = staleness(store.conn, campaign, ruleset.rules)
+        if behind:
+            print(f"score: warning: the stored evidence is behind: {behind}; run `windvane extract` first "
+                  "(scoring the evidence as it is)", file=sys.stderr)
         run_id = score(store, campaign, ruleset, run_id=args.run)
     print(f"score: run {run_id} of campaign {campaign} saved in {args.store}")
     return 0
