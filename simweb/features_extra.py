@@ -24,6 +24,7 @@ Registered in ``simweb.features.FEATURES`` through :data:`FEATURES_EXTRA`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import random
@@ -82,7 +83,8 @@ def _monfri(a: date, b: date) -> int:
     return sum((a + timedelta(days=k)).weekday() < 5 for k in range(1, (b - a).days + 1))
 
 
-def _calendar_pairs(variant: str, year: int = 2023) -> list[tuple[date, date]]:
+@functools.lru_cache(maxsize=8)  # a pure function of its arguments, slow (the holiday calendar per day)
+def _calendar_pairs(variant: str, year: int = 2023) -> tuple[tuple[date, date], ...]:
     """(submitted, replied) pairs where the holiday calendar and a Mon–Fri count disagree.
 
     ``holiday``: 8–14 calendar days across a public holiday, at most 5 working days (the
@@ -100,7 +102,7 @@ def _calendar_pairs(variant: str, year: int = 2023) -> list[tuple[date, date]]:
                 if (variant == "holiday" and cal <= 5 < mf) or (variant == "makeup" and mf <= 5 < cal):
                     out.append((d, rep))
         d += timedelta(days=1)
-    return out
+    return tuple(out)
 
 
 def reply_share(messages: list[tuple[date, date | None]], as_of: date = AS_OF, overdue: int = 90) -> float:
@@ -174,6 +176,7 @@ class MessageReplyTimeliness:
             t.how.append(layout)
             refs = self._publish(site, rng, msgs, layout, box)
             share = reply_share(msgs) if layout != "status" else 0.0
+            t.messages, t.layout = msgs, layout
             t.present = share > 0
             if t.present:
                 t.refs += refs

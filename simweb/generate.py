@@ -74,7 +74,6 @@ from simweb.access import describe as access_describe
 from simweb.access import plan as access_plan
 from simweb.content import (
     AREA_CODES,
-    AS_OF,
     DEPTS,
     DOC_FORMS,
     NEWS_FORMS,
@@ -92,7 +91,13 @@ from simweb.faults import FAULT_MODES, apply_full_faults, challenge_cookie_names
 from simweb.features import FEATURES, add_doc, add_news
 from simweb.features_documents import apply_document_forms
 from simweb.model import Column, Page, SiteModel
+from simweb.profile import DEFAULT_YEAR, YEARS, SiteProfile, default_profiles, fixed_points
+from simweb.profile import FIXED as FIXED_LEAVES
+from simweb.profile import build as build_profiles
+from simweb.profile import leaves as profile_leaves
 from simweb.templates import FAMILIES, LABEL_SETS
+from simweb.years import as_of as year_as_of
+from simweb.years import shift_site
 
 FAMILY_WEIGHTS = [("trs", 0.4), ("hanweb", 0.35), ("ucap", 0.25)]
 
@@ -298,14 +303,63 @@ def trap_page(site: SiteModel, path: str) -> str | None:
 
 
 # --- assembly ---------------------------------------------------------------------------------
-def build_site(site: Site, seed: int, faults: str = "basic", access: str = "") -> SiteModel:
-    """Build one portal (deterministic in the registry row, the seed and the fault mode).
+def build_site(site: Site, seed: int, faults: str = "basic", access: str = "", year: int = DEFAULT_YEAR,
+               profile: SiteProfile | None = None) -> SiteModel:
+    """Build one portal (deterministic in the registry row, the seed, the year and the fault mode).
 
-    ``faults="full"`` builds the same site as ``"basic"`` and then adds the real web's
-    faults (``simweb.faults``) from their own random streams.
+    Which leaves the site meets comes from its profile (``simweb.profile``; by default the
+    profile of the site in the default registry); ``year`` 2022 is the same portal with that
+    year's leaves, dated a year earlier (``simweb.years``). ``faults="full"`` builds the same
+    site as ``"basic"`` and then adds the real web's faults (``simweb.faults``) from their own
+    random streams.
     """
     if faults not in FAULT_MODES:
         raise ValueError(f"faults must be one of {FAULT_MODES}, not {faults!r}")
+    if year not in YEARS:
+        raise ValueError(f"year must be one of {YEARS}, not {year!r}")
+    if profile is None:
+        profile = default_profiles(seed).get(site.site_id)
+    for y in dict.fromkeys((DEFAULT_YEAR, year)):  # what the leaves' own variants add or take, per year
+        if profile is not None and y not in profile.corrections:
+            _correct(site, seed, y, profile)
+    return _build(site, seed, faults, access, year, profile)
+
+
+def _correct(site: Site, seed: int, year: int, profile: SiteProfile) -> None:
+    """Build the site (basic faults) a few times, moving the fill's target by what the built site missed
+    (graded variants, leaves that need another leaf; a step, then bisection); keep the correction that
+    missed least."""
+    want = profile.target(year) / 100 * _total_points()
+    tried: dict[float, float] = {}
+
+    def miss(c: float) -> float:
+        profile.corrections[year] = c
+        tried[c] = want - truth_points(_build(site, seed, "basic", "", year, profile))
+        return tried[c]
+
+    a, ma = 0.0, miss(0.0)
+    if abs(ma) > 0.6:
+        b, mb = round(ma, 3), miss(round(ma, 3))
+        for _ in range(4):
+            if abs(mb) <= 0.6 or (ma > 0) == (mb > 0):
+                break
+            c = round((a + b) / 2, 3)
+            mc = miss(c)
+            a, ma, b, mb = (c, mc, b, mb) if (mc > 0) == (ma > 0) else (a, ma, c, mc)
+    profile.corrections[year] = min(tried, key=lambda c: (abs(tried[c]), abs(c)))
+
+
+def _total_points() -> float:
+    return sum(lf.points for lf in profile_leaves())
+
+
+def truth_points(m: SiteModel) -> float:
+    """The points a correct scorer gives the built site (every leaf applies to every group)."""
+    pts = {lf.id: lf.points for lf in profile_leaves()}
+    return sum(pts.get(k, 0.0) * (1.0 if lt.share is None else lt.share) for k, lt in m.leaves.items() if lt.present)
+
+
+def _build(site: Site, seed: int, faults: str, access: str, year: int, profile: SiteProfile | None) -> SiteModel:
     t0 = site.targets[0]
     rng = rng_for(seed, site.site_id, "site")
     scheme = site.portal_url.split(":", 1)[0]
@@ -319,13 +373,22 @@ def build_site(site: Site, seed: int, faults: str = "basic", access: str = "") -
     _static_pages(m, rng)
     _chrome(m, rng)
     m.family.assign_fixed(m)
+    m.year = year
+    chosen = None
+    if profile is not None:  # the profile decides (simweb.profile); without one, independent coin flips
+        chosen = profile.present(year, seed, fixed_points(m.scheme, m.host, bool(m.ident["has_validity"])),
+                                 _total_points())
     for feature in FEATURES:
-        present = rng_for(seed, site.site_id, feature.leaf_id, "present").random() < feature.presence
+        if chosen is not None:
+            present = feature.leaf_id in chosen or feature.leaf_id in FIXED_LEAVES
+        else:
+            present = rng_for(seed, site.site_id, feature.leaf_id, "present").random() < feature.presence
         m.leaves[feature.leaf_id] = feature.apply(m, present, rng_for(seed, site.site_id, feature.leaf_id))
     for feature in FEATURES:  # features whose truth depends on everything the others added
         if hasattr(feature, "finish"):
             feature.finish(m, m.leaves[feature.leaf_id], rng_for(seed, site.site_id, feature.leaf_id, "finish"))
     apply_document_forms(m, seed)  # regulations printed as body text, and their traps
+    shift_site(m, DEFAULT_YEAR - year)  # an earlier year: everything dated that much earlier
     for col in m.columns.values():
         col.items.sort(key=lambda k: (m.items[k].date, m.items[k].num), reverse=True)
     m.family.assign_paths(m)
@@ -417,11 +480,15 @@ class SimWeb:
     """All portals of a registry, built lazily per host and cached."""
 
     def __init__(self, registry: Registry, seed: int = 2023, faults: str = "basic",
-                 access: dict[str, str] | None = None) -> None:
+                 access: dict[str, str] | None = None, year: int = DEFAULT_YEAR) -> None:
         if faults not in FAULT_MODES:
             raise ValueError(f"faults must be one of {FAULT_MODES}, not {faults!r}")
+        if year not in YEARS:
+            raise ValueError(f"year must be one of {YEARS}, not {year!r}")
         self.registry = registry
         self.seed = seed
+        self.year = year
+        self.profiles = build_profiles(registry, seed)
         self.faults = faults
         self.by_host: dict[str, Site] = {s.host: s for s in registry.sites}
         # access faults (simweb.access): one site per kind on a full-size registry, plus those asked for
@@ -435,24 +502,29 @@ class SimWeb:
             site = self.by_host.get(host)
             if site is None:
                 return None
-            m = self._models[host] = build_site(site, self.seed, self.faults, self.access.get(site.site_id, ""))
+            m = self._models[host] = build_site(site, self.seed, self.faults, self.access.get(site.site_id, ""),
+                                                self.year, self.profiles.get(site.site_id))
         return m
 
     def models(self) -> list[SiteModel]:
         return [m for m in (self.model(h) for h in self.by_host) if m is not None]
 
 
-def truth(registry: Registry, seed: int = 2023, faults: str = "basic", access: dict[str, str] | None = None) -> dict:
-    """The truth table of the whole simulated web (see the module docstring)."""
-    web = SimWeb(registry, seed, faults, access)
-    return {"seed": seed, "as_of": AS_OF.isoformat(), "faults": faults,
+def truth(registry: Registry, seed: int = 2023, faults: str = "basic", access: dict[str, str] | None = None,
+          year: int = DEFAULT_YEAR) -> dict:
+    """The truth table of the whole simulated web of ``year`` (see the module docstring)."""
+    web = SimWeb(registry, seed, faults, access, year)
+    return {"seed": seed, "year": year, "as_of": year_as_of(year).isoformat(), "faults": faults,
+            "profiles": {s: {"score": p.score, "progress": p.progress, "score_year": round(p.target(year), 2)}
+                         for s, p in web.profiles.items()},
             "sites": {m.site_id: site_truth(m) for m in web.models()}}
 
 
 def write_truth(registry: Registry, seed: int, path: str | Path, faults: str = "basic",
-                access: dict[str, str] | None = None) -> Path:
+                access: dict[str, str] | None = None, year: int = DEFAULT_YEAR) -> Path:
     """Write the truth table as JSON (UTF-8) without serving anything."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(truth(registry, seed, faults, access), ensure_ascii=False, indent=1), encoding="utf-8")
+    p.write_text(json.dumps(truth(registry, seed, faults, access, year), ensure_ascii=False, indent=1),
+                 encoding="utf-8")
     return p

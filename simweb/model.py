@@ -107,6 +107,8 @@ class LeafTruth:
     reach: list[str] = field(default_factory=list)  # what finding it needs: js_only | onclick | attachment | challenge
     attachments: list[str] = field(default_factory=list)  # final paths of attachment-only evidence
     share: float | None = None  # graded leaves: share of the leaf's points a correct scorer gives (None: 1.0)
+    messages: list[tuple[date, date | None]] | None = None  # dated (submitted, replied) pairs, judged again per year
+    layout: str = ""  # how those messages are published
 
 
 @dataclass
@@ -147,6 +149,7 @@ class SiteModel:
     charset_fault: str = ""  # "" | header_utf8 | undeclared | malformed_meta
     access: str = ""  # "" or an access fault kind (simweb.access): WAF, CAPTCHA, login wall, rate limit, down
     tls_cert: str = ""  # "" | expired | self_signed | wrong_host (the certificate the https host presents)
+    year: int = 2023  # the year of the web (simweb.years: an earlier year is the same portal, dated earlier)
 
     @property
     def base(self) -> str:

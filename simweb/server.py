@@ -127,8 +127,8 @@ class SimWebServer:
     """Request handling for all hosts; ``await start(host, port)`` to listen."""
 
     def __init__(self, registry: Registry, seed: int = 2023, cache_size: int = 8192, faults: str = "basic",
-                 access: dict[str, str] | None = None, request_log: str | None = None) -> None:
-        self.web = SimWeb(registry, seed, faults, access)
+                 access: dict[str, str] | None = None, request_log: str | None = None, year: int = 2023) -> None:
+        self.web = SimWeb(registry, seed, faults, access, year)
         self.buckets: dict[str, accessmod.Bucket] = {}  # rate-limited hosts
         # one JSON line per request (arrival time, host, path, status, Retry-After): what politeness checks read
         self._log = open(request_log, "a", encoding="utf-8", buffering=1) if request_log else None  # noqa: SIM115
@@ -423,8 +423,10 @@ class SimWebServer:
 
 def serve_forever(registry: Registry, host: str = "127.0.0.1", port: int = 8899, seed: int = 2023,
                   truth_path: str | None = None, faults: str = "basic", ca_cert_path: str | None = None,
-                  access: dict[str, str] | None = None, request_log: str | None = None) -> None:
+                  access: dict[str, str] | None = None, request_log: str | None = None, year: int = 2023) -> None:
     """Write the truth table (if asked), then serve every site as an HTTP proxy until killed.
+
+    ``year``: 2023 (the default) or 2022, the same portals a year earlier (``simweb.years``).
 
     Prints one line ``simweb: proxy http://HOST:PORT ...`` on stdout once listening
     (with the real port when ``port`` is 0). ``ca_cert_path``: where to write the throwaway
@@ -432,15 +434,15 @@ def serve_forever(registry: Registry, host: str = "127.0.0.1", port: int = 8899,
     needs to trust the simulated web's hosts; written before that line is printed.
     """
     if truth_path:
-        write_truth(registry, seed, truth_path, faults, access)
+        write_truth(registry, seed, truth_path, faults, access, year)
 
     async def main() -> None:
-        srv = SimWebServer(registry, seed, faults=faults, access=access, request_log=request_log)
+        srv = SimWebServer(registry, seed, faults=faults, access=access, request_log=request_log, year=year)
         if ca_cert_path:
             Path(ca_cert_path).write_bytes(srv.ca.ca_path.read_bytes())
         real_port = await srv.start(host, port)
         print(f"simweb: proxy http://{host}:{real_port} serving {len(registry.sites)} sites (seed {seed}, "
-              f"faults {faults})", flush=True)
+              f"year {year}, faults {faults})", flush=True)
         assert srv.server is not None
         async with srv.server:
             await srv.server.serve_forever()
@@ -451,13 +453,15 @@ def serve_forever(registry: Registry, host: str = "127.0.0.1", port: int = 8899,
 class SimWebProcess:
     """Run the simulated web in a child process: ``with SimWebProcess(path) as web: web.proxy_url``.
 
-    ``ca_path``: the simulated web's CA certificate (PEM), for ``windvane crawl --ca-bundle``.
+    ``ca_path``: the simulated web's CA certificate (PEM), for ``windvane crawl --ca-bundle``;
+    ``year``: the web of 2023 (default) or of 2022 (``windvane simweb serve --year``).
     """
 
     def __init__(self, registry_path: str, seed: int = 2023, truth_path: str | None = None, port: int = 0,
                  startup_timeout: float = 60.0, faults: str = "basic", access: dict[str, str] | None = None,
-                 request_log: str | None = None) -> None:
+                 request_log: str | None = None, year: int = 2023) -> None:
         self.registry_path = str(registry_path)
+        self.year = year
         self.access = dict(access or {})
         self.request_log = request_log
         self.seed = seed
@@ -478,7 +482,7 @@ class SimWebProcess:
         load_registry(self.registry_path)  # a bad registry fails here, with its clear message
         cmd = [sys.executable, "-m", "windvane.cli", "simweb", "serve", "--registry", self.registry_path,
                "--port", str(self.port), "--seed", str(self.seed), "--truth", self.truth_path, "--faults", self.faults,
-               "--ca-cert", self.ca_path]
+               "--ca-cert", self.ca_path, "--year", str(self.year)]
         cmd += [a for site, kind in self.access.items() for a in ("--access", f"{site}={kind}")]
         if self.request_log:
             cmd += ["--request-log", self.request_log]

@@ -213,7 +213,7 @@ def cmd_simweb_serve(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UserError(str(e)) from None
     serve_forever(reg, host=args.host, port=args.port, seed=args.seed, truth_path=args.truth, faults=args.faults,
-                  ca_cert_path=args.ca_cert, access=access, request_log=args.request_log)
+                  ca_cert_path=args.ca_cert, access=access, request_log=args.request_log, year=args.year)
     return 0
 
 
@@ -359,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--host", default="127.0.0.1")
     sc.add_argument("--port", type=int, default=8899)
     sc.add_argument("--seed", type=int, default=2023)
+    sc.add_argument("--year", type=int, choices=[2022, 2023], default=2023,
+                    help="the web of this year: 2023 (default) or 2022, the same portals a year earlier with fewer "
+                         "features (simweb/years.py, simweb/profile.py)")
     sc.add_argument("--truth", default=None, help="write the truth table to this JSON file")
     sc.add_argument("--ca-cert", default=None, metavar="FILE",
                     help="write the throwaway CA's certificate (PEM) here, for `windvane crawl --ca-bundle FILE`")

@@ -143,3 +143,42 @@ def score_agreement(store: Store, run_id: str, truth: dict, tree,
     bad = sorted(bad)
     considered = {tid for tid, _ in expected} | not_assessed
     return len(considered) - len(bad), len(considered), bad
+
+
+def truth_results(truth: dict, registry, tree, assessable_only: bool = True):
+    """The truth's own scores as a frame shaped like ``scoring.run.load_results`` (one row per target:
+    target_id, group, name_zh, admin_code, gdp_rank, score_100, rank, ``<index>_rate``, assessed), so the
+    statistics of ``scoring.stats`` can be computed on what a perfect pipeline would score.
+    Targets of sites the truth says a crawler cannot assess are not assessed (``assessable_only``)."""
+    import pandas as pd
+
+    index_of = {leaf.id: tree.index_of(leaf.id).id for leaf in tree.leaves}
+    rows = []
+    for t in registry.targets:
+        site = truth["sites"].get(t.site_id)
+        if site is None:
+            continue
+        pts: dict[str, float] = {idx.id: 0.0 for idx in tree.indices}
+        mx: dict[str, float] = {idx.id: 0.0 for idx in tree.indices}
+        for leaf in tree.leaves:
+            if not leaf.applies_to(t.group):
+                continue
+            lt = site["leaves"].get(leaf.id) or {}
+            share = float(lt.get("points_share", 1.0 if lt.get("present") else 0.0))
+            pts[index_of[leaf.id]] += share * leaf.points
+            mx[index_of[leaf.id]] += leaf.points
+        assessed = not assessable_only or expected_status(site) not in NOT_ASSESSABLE
+        row = {"target_id": t.target_id, "group": t.group, "name_zh": t.name_zh, "site_id": t.site_id,
+               "admin_code": t.admin_code, "gdp_rank": t.gdp_rank, "assessed": assessed,
+               "total_points": sum(pts.values()), "max_points": sum(mx.values())}
+        row["score_100"] = row["total_points"] / row["max_points"] * 100 if row["max_points"] else None
+        for i in pts:
+            row[f"{i}_points"], row[f"{i}_max"] = pts[i], mx[i]
+            row[f"{i}_rate"] = pts[i] / mx[i] if mx[i] else None
+        if not assessed:
+            row["score_100"] = None
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    df["rank"] = df.groupby("group")["total_points"].rank(method="min", ascending=False)
+    df.loc[~df["assessed"], "rank"] = None
+    return df
