@@ -250,7 +250,10 @@ class Store:
         if site_id:
             sql += " and site_id = ?"
             args.append(site_id)
-        yield from self.db.query(sql + " order by id", args)
+        cur = self.conn.execute(sql + " order by id", args)
+        names = [d[0] for d in cur.description]
+        for row in cur:
+            yield dict(zip(names, row, strict=True))
 
     def tls_probes(self, campaign: str) -> dict[str, dict]:
         """The verified TLS probes of a campaign (port 443), by host: verified (bool), problem, error,
@@ -293,11 +296,14 @@ class Store:
         recomputed); without either, the whole campaign's."""
         from evidence.identity import evidence_key
 
-        sha = {pid: h for pid, h in self.conn.execute("SELECT id, sha256 FROM pages WHERE campaign = ?", [campaign])}
+        sha: dict | None = None  # the pages' body hashes, read only if a row does not bring its own
         keyed: dict[str, dict] = {}
         for r in rows:
             r = dict(r)
-            r["page_sha256"] = r.get("page_sha256") or sha.get(r.get("page_id"))
+            if not r.get("page_sha256"):
+                if sha is None:
+                    sha = dict(self.conn.execute("SELECT id, sha256 FROM pages WHERE campaign = ?", [campaign]))
+                r["page_sha256"] = sha.get(r.get("page_id"))
             r["eid"] = r.get("eid") or evidence_key(campaign, r["rule_id"], r.get("url") or "", r["page_sha256"],
                                                     r.get("start"), r.get("snippet"))
             keyed.setdefault(r["eid"], r)  # one row per finding

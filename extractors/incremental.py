@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS extract_state (
 CREATE TABLE IF NOT EXISTS extract_rules (
   campaign TEXT, rule_id TEXT, rule_version TEXT, leaf_id TEXT, PRIMARY KEY (campaign, rule_id));
 CREATE TABLE IF NOT EXISTS extract_pages (
-  campaign TEXT, page_id INTEGER, site_id TEXT, page_key TEXT, hay_text BLOB, hay_labels BLOB,
+  campaign TEXT, page_id INTEGER, site_id TEXT, page_key TEXT, hay_text BLOB, hay_labels BLOB, hay_title BLOB,
   PRIMARY KEY (campaign, page_id));
 """
 
@@ -55,6 +55,8 @@ def ensure_tables(conn: sqlite3.Connection) -> None:
     conn.executescript(_SCHEMA)
     if "pages_fingerprint" not in {r[1] for r in conn.execute("PRAGMA table_info(extract_state)")}:
         conn.execute("ALTER TABLE extract_state ADD COLUMN pages_fingerprint TEXT")
+    if "hay_title" not in {r[1] for r in conn.execute("PRAGMA table_info(extract_pages)")}:
+        conn.execute("ALTER TABLE extract_pages ADD COLUMN hay_title BLOB")
 
 
 # one string over every page row of a campaign that changes whenever a page is added, removed,
@@ -159,7 +161,7 @@ def plan(conn: sqlite3.Connection, campaign: str, rules: list[Any], context: dic
 
 def remember(conn: sqlite3.Connection, campaign: str, rules: list[Any], context: dict,
              pages: list[dict] | None, fingerprint: str, at: str,
-             haystacks: dict[int, tuple[bytes, bytes]] | None = None) -> None:
+             haystacks: dict[int, tuple[bytes, bytes, bytes]] | None = None) -> None:
     """Record what the store's evidence now reflects (called after the evidence is written): the
     context, every rule's version, the pages' fingerprint, the key of every page (``pages``; None
     when no page changed) and the haystacks of the pages parsed in this run (a page whose key
@@ -179,19 +181,25 @@ def remember(conn: sqlite3.Connection, campaign: str, rules: list[Any], context:
             conn.executemany("DELETE FROM extract_pages WHERE campaign = ? AND page_id = ?",
                              [(campaign, pid) for pid in old if pid not in now])
             conn.executemany(
-                "INSERT INTO extract_pages VALUES (?, ?, ?, ?, NULL, NULL) ON CONFLICT (campaign, page_id) DO UPDATE "
-                "SET site_id = excluded.site_id, page_key = excluded.page_key, hay_text = NULL, hay_labels = NULL",
+                "INSERT INTO extract_pages VALUES (?, ?, ?, ?, NULL, NULL, NULL) ON CONFLICT (campaign, page_id) "
+                "DO UPDATE SET site_id = excluded.site_id, page_key = excluded.page_key, hay_text = NULL, "
+                "hay_labels = NULL, hay_title = NULL",
                 [(campaign, pid, sid, key) for pid, (sid, key) in now.items() if old.get(pid) != key])
-        conn.executemany("UPDATE extract_pages SET hay_text = ?, hay_labels = ? WHERE campaign = ? AND page_id = ?",
-                         [(t, lb, campaign, pid) for pid, (t, lb) in haystacks.items()])
+        conn.executemany("UPDATE extract_pages SET hay_text = ?, hay_labels = ?, hay_title = ? "
+                         "WHERE campaign = ? AND page_id = ?",
+                         [(t, lb, ti, campaign, pid) for pid, (t, lb, ti) in haystacks.items()])
 
 
-def stored_haystacks(conn: sqlite3.Connection, campaign: str) -> dict[int, tuple[bytes, bytes]]:
-    """The haystacks kept from earlier parses, by page id (pages never parsed have none)."""
+def stored_haystacks(conn: sqlite3.Connection, campaign: str,
+                     kinds: set[str] | None = None) -> dict[int, dict[str, bytes]]:
+    """The haystacks (of ``kinds``, default all) kept from earlier parses, by page id (pages never
+    parsed since their last change have none)."""
     ensure_tables(conn)
-    return {pid: (t, lb) for pid, t, lb in conn.execute(
-        "SELECT page_id, hay_text, hay_labels FROM extract_pages WHERE campaign = ? AND hay_text IS NOT NULL",
-        [campaign])}
+    kinds = sorted(kinds or {"text", "labels", "title"})
+    cols = ", ".join(f"hay_{k}" for k in kinds)
+    where = " AND ".join(f"hay_{k} IS NOT NULL" for k in kinds)
+    return {row[0]: dict(zip(kinds, row[1:], strict=True)) for row in conn.execute(
+        f"SELECT page_id, {cols} FROM extract_pages WHERE campaign = ? AND {where}", [campaign])}
 
 
 def staleness(conn: sqlite3.Connection, campaign: str, rules: list[Any]) -> str | None:
@@ -223,7 +231,8 @@ def forget(conn: sqlite3.Connection, campaign: str) -> None:
 
 # --- the prefilter -----------------------------------------------------------------------------
 # A rule's requirement is a set of (haystack, word) pairs one of which a page must show for the rule
-# to match: haystack "text" (visible text, title, h1, meta values) or "labels" (every link's label).
+# to match: haystack "text" (visible text, title, h1, meta values), "labels" (every link's label) or
+# "title" (the page's title).
 Requirement = frozenset[tuple[str, str]]
 
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
@@ -237,16 +246,28 @@ def squeeze(s: str) -> str:
     return _SPACE.sub("", s)
 
 
-def doc_haystacks(doc: Any) -> tuple[bytes, bytes]:
+def doc_haystacks(doc: Any) -> tuple[bytes, bytes, bytes]:
     """What rules can see of a parsed page, squeezed and compressed, kept to judge later rule edits:
-    (visible text + title + h1 + meta values, every link label)."""
+    (visible text + title + h1 + meta values, every link label, the title)."""
     text = "\n".join([doc.text, doc.title or "", *doc.h1, *(doc.meta or {}).values()])
     labels = "\n".join(lk.label for lk in doc.links)
-    return zlib.compress(squeeze(text).encode("utf-8"), 6), zlib.compress(squeeze(labels).encode("utf-8"), 6)
+    return tuple(zlib.compress(squeeze(x).encode("utf-8"), 6) for x in (text, labels, doc.title or ""))  # type: ignore[return-value]
 
 
-def open_haystacks(blobs: tuple[bytes, bytes]) -> dict[str, str]:
-    return {"text": zlib.decompress(blobs[0]).decode("utf-8"), "labels": zlib.decompress(blobs[1]).decode("utf-8")}
+class StoredHaystacks(dict):
+    """A page's kept haystacks, each decompressed when a rule first asks for it."""
+
+    def __init__(self, blobs: dict[str, bytes]):
+        super().__init__()
+        self.blobs = blobs
+
+    def __missing__(self, where: str) -> str:
+        value = self[where] = zlib.decompress(self.blobs[where]).decode("utf-8")
+        return value
+
+
+def open_haystacks(blobs: dict[str, bytes]) -> dict[str, str]:
+    return StoredHaystacks(blobs)
 
 
 def raw_haystacks(body: str, is_html: bool = True) -> dict[str, str]:
@@ -258,7 +279,7 @@ def raw_haystacks(body: str, is_html: bool = True) -> dict[str, str]:
         stripped = _COMMENT.sub("", body)
         attrs = "\n".join(a or b for t in _TAG.findall(stripped) for a, b in _ATTR.findall(t))
         hay = squeeze(html.unescape(_TAG.sub("", stripped)) + "\n" + html.unescape(attrs))
-    return {"text": hay, "labels": hay}
+    return {"text": hay, "labels": hay, "title": hay}
 
 
 def rule_words(matcher: Any) -> Requirement | None:
@@ -274,7 +295,7 @@ def rule_words(matcher: Any) -> Requirement | None:
         return None if any(not w for _, w in out) else out
 
     if isinstance(matcher, TextMatcher):
-        return tagged("text", matcher.words)
+        return tagged("title" if matcher.where == "title" else "text", matcher.words)
     if isinstance(matcher, LinkMatcher):
         return tagged("labels", matcher.words)
     if isinstance(matcher, DocumentMatcher):
@@ -297,8 +318,22 @@ def rule_words(matcher: Any) -> Requirement | None:
     return None
 
 
-def may_match(words: Requirement | None, hay: dict[str, str] | None) -> bool:
+Compiled = list[tuple[str, re.Pattern]]
+
+
+def compile_requirement(words: Requirement | None) -> Compiled | None:
+    """One alternation per haystack (a single scan of each haystack a rule needs)."""
+    if words is None:
+        return None
+    by: dict[str, list[str]] = {}
+    for where, w in words:
+        by.setdefault(where, []).append(w)
+    return [(where, re.compile("|".join(re.escape(w) for w in sorted(ws, key=len, reverse=True))))
+            for where, ws in sorted(by.items())]
+
+
+def may_match(req: Compiled | None, hay: dict[str, str] | None) -> bool:
     """False only when the page surely cannot match (no required word in its haystack)."""
-    if words is None or hay is None:
+    if req is None or hay is None:
         return True
-    return any(w in hay[where] for where, w in words)
+    return any(p.search(hay[where]) for where, p in req)

@@ -62,7 +62,11 @@ def read_body(store: Store, campaign: str, row: dict, warc_dir=None) -> tuple[st
             return text, True
         except (OSError, ValueError):
             pass  # fall back to the stored text
-    return (row["text"], False) if row.get("text") else None
+    text = row.get("text")
+    if text is None and row.get("warc_file") and row.get("id") is not None:  # a light row: the text on demand
+        got = store.conn.execute("SELECT text FROM pages WHERE id = ?", [row["id"]]).fetchone()
+        text = got[0] if got else None
+    return (text, False) if text else None
 
 
 def parse_body(row: dict, body: tuple[str, bool]) -> PageDoc:
@@ -112,6 +116,9 @@ def _judges_probes(matcher: object) -> bool:
     return any(isinstance(m, PageMatcher) and m.kinds is not None and "probe" in m.kinds for m in members)
 
 
+_PAGE_COLUMNS = ("id, campaign, site_id, url, final_url, status, headers, fetched_at, sha256, content_type, encoding, "
+                 "title, size, depth, referrer, kind, via, warc_file, warc_offset, warc_length, rendered_warc_offset, "
+                 "block, CASE WHEN kind = 'attachment' OR warc_file IS NULL THEN text END AS text")
 _PLAN_COLUMNS = ("id, site_id, url, final_url, status, kind, block, via, content_type, encoding, depth, redirects, "
                  "headers, warc_file, warc_offset, rendered_warc_offset, sha256, "
                  "CASE WHEN kind = 'attachment' OR warc_file IS NULL THEN text END AS text")
@@ -158,7 +165,9 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
     # site-level rules (site aggregates, rules on HTTP facts or probes) need the portal home page
     # answered 2xx and enough HTML pages (rules/tree.yaml site_rules); else they give nothing, and say why
     gated = {r.id for r in site_rules} | {r.id for r in probe_rules}
-    gates = site_rule_gates(store.conn, campaign, min_html) if not todo.nothing else {}
+    # the gates depend on the pages alone: read when pages changed or a changed rule is gated
+    gates_matter = todo.full or todo.pages_moved or bool(set(todo.changed_rules) & gated)
+    gates = site_rule_gates(store.conn, campaign, min_html) if gates_matter else {}
     # what this run recomputes: every rule on changed sites, changed rules everywhere
     dirty_sites = set(todo.changed_sites)
     changed = set(todo.changed_rules)
@@ -169,9 +178,12 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
     # site aggregates: records per (site, rule) collected in the page pass, judged after it
     records: dict[tuple[str, str], list] = {}
     urls: dict[int, str] = {}
+    shas: dict[int, str | None] = {}
     # what rules could see of each page, kept from earlier parses (to skip pages a changed rule cannot match)
-    old_hay = {} if todo.full or not words else inc.stored_haystacks(store.conn, campaign)
-    new_hay: dict[int, tuple[bytes, bytes]] = {}
+    kinds = {where for req in words.values() if req for where, _w in req}
+    prefilters = {rid: inc.compile_requirement(req) for rid, req in words.items()}
+    old_hay = {} if todo.full or not kinds else inc.stored_haystacks(store.conn, campaign, kinds)
+    new_hay: dict[int, tuple[bytes, bytes, bytes]] = {}
 
     def row(sid: str, page_id: int, url: str, f) -> dict:
         values = dict(f.values)
@@ -181,10 +193,11 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
                 "rule_version": f.rule_version, "page_id": page_id, "url": url,
                 "snippet": f.snippet, "start": f.start, "end": f.end,
                 "values": json.dumps(values, ensure_ascii=False, sort_keys=True),
-                "points": f.points, "extracted_at": at}
+                "points": f.points, "extracted_at": at, "page_sha256": shas.get(page_id)}
 
     def rows() -> Iterator[dict]:
-        for page in store.iter_pages(campaign):
+        # a rerun of a few rules reads the pages' facts without their stored text (fetched when needed)
+        for page in store.iter_pages(campaign, columns="*" if todo.full else _PAGE_COLUMNS):
             sid = page.get("site_id") or ""
             everything = todo.full or sid in dirty_sites
             p_rules = page_rules if everything else some_page_rules
@@ -226,7 +239,7 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
                 for rule in these:
                     if max_per_rule and kept.get((sid, rule.id), 0) >= max_per_rule:
                         continue  # the site's first findings of this rule are kept already
-                    w = words.get(rule.id)
+                    w = prefilters.get(rule.id)
                     if w is not None and hay is None:
                         blobs = old_hay.get(page["id"])
                         hay = inc.open_haystacks(blobs) if blobs else inc.raw_haystacks(*read())
@@ -247,6 +260,7 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
             if tls is not None:  # the verified TLS probe of the page's host (http: {certificate: …})
                 doc.info["tls"] = tls
             urls[page["id"]] = doc.url
+            shas[page["id"]] = page.get("sha256")
             for rule in these:
                 if sid in gates and rule.id in gated:
                     continue
@@ -277,7 +291,7 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
     for r in ruleset.rules:
         if r.id in gated:
             gated_leaves.setdefault(r.leaf_id, []).append(r.id)
-    if not todo.nothing:  # (the gates depend on the pages alone: unchanged when no page changed)
+    if gates_matter:
         replace_not_evaluated(store.conn, campaign, [
             {"site_id": sid, "leaf_id": leaf, "rule_ids": ids, "at": at,
              "reason": f"{leaf} not evaluated: {reason}"}

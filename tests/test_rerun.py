@@ -196,3 +196,40 @@ def test_cli_runs_and_diff(world, cli):
     out = cli("diff", "one", "two", "--store", db, "--out", str(world["tmp"] / "d"), check=True).stdout
     assert "no target's scores, ranks or evidence changed" in out
     assert (world["tmp"] / "d" / "diff-one-two.csv").exists()
+
+
+def test_the_prefilter_never_skips_a_page_a_rule_matches(rs):
+    """Every 'must match' example of every rule in rules/ (the pages rule authors wrote down, real
+    portal markup among them) passes the prefilter, from its kept haystacks and from its raw body."""
+    from extractors import incremental as inc
+    from extractors.engine import parse_html, parse_text
+
+    checked = 0
+    for rule in rs.rules:
+        req = inc.compile_requirement(inc.rule_words(rule.matcher))
+        if req is None:
+            continue
+        for ex in rule.examples:
+            if not ex.expect:
+                continue
+            doc = parse_html(ex.content, ex.url) if ex.is_html else parse_text(ex.content, ex.url)
+            kept = inc.open_haystacks(dict(zip(("text", "labels", "title"), inc.doc_haystacks(doc), strict=True)))
+            assert inc.may_match(req, kept), (rule.id, ex.source)
+            assert inc.may_match(req, inc.raw_haystacks(ex.content, ex.is_html)), (rule.id, ex.source)
+            checked += 1
+    assert checked > 100
+
+
+def test_the_prefilter_skips_pages_without_the_words():
+    from extractors import incremental as inc
+    from extractors.matchers import build
+
+    m = build({"all": [{"text": {"in": "title", "pattern": "在线访谈|访谈实录"}},
+                       {"not": {"text": {"pattern": "暂无"}}}]})
+    req = inc.compile_requirement(inc.rule_words(m))
+    assert {w for _k, p in req for w in p.pattern.split("|")} == {"在线访谈", "访谈实录"}
+    assert not inc.may_match(req, inc.raw_haystacks("<title>政务公开</title><p>在线 访谈</p>".replace(" ", "x")))
+    assert inc.may_match(req, inc.raw_haystacks("<title>在线<b>访</b>\n谈</title>"))  # tags and spaces inside
+    assert inc.may_match(req, inc.raw_haystacks("<title>&#22312;线访谈</title>"))  # an entity
+    assert inc.rule_words(build({"not": {"text": {"pattern": "x"}}})) is None
+    assert inc.rule_words(build({"any": [{"text": {"pattern": "甲乙"}}, {"url": {"pattern": "x"}}]})) is None
