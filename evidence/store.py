@@ -244,12 +244,16 @@ class Store:
         return {r[0] for r in self.conn.execute(sql, args)}
 
     def iter_pages(self, campaign: str, site_id: str | None = None,
-                   columns: str = "*") -> Iterator[dict]:
+                   columns: str = "*", site_ids: list[str] | None = None) -> Iterator[dict]:
+        """The campaign's pages in crawl order (of one site, or of ``site_ids``), as dicts."""
         sql = f"select {columns} from pages where campaign = ?"
         args: list = [campaign]
         if site_id:
             sql += " and site_id = ?"
             args.append(site_id)
+        if site_ids is not None:
+            sql += f" and coalesce(site_id, '') in ({', '.join('?' * len(site_ids))})"
+            args += site_ids
         cur = self.conn.execute(sql + " order by id", args)
         names = [d[0] for d in cur.description]
         for row in cur:

@@ -11,9 +11,11 @@ only what changed since the last one (``extractors.incremental``; ``--full`` rec
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
+from typing import Any
 from urllib.parse import urlsplit
 
 from evidence.coverage import replace_not_evaluated, site_rule_gates
@@ -124,8 +126,50 @@ _PLAN_COLUMNS = ("id, site_id, url, final_url, status, kind, block, via, content
                  "CASE WHEN kind = 'attachment' OR warc_file IS NULL THEN text END AS text")
 
 
+def _split_sites(store: Store, campaign: str, workers: int) -> list[list[str]]:
+    """The campaign's sites in ``workers`` shares of about equal pages (largest first into the
+    lightest share); one share when one worker is asked or there is one site."""
+    counts = store.conn.execute("SELECT coalesce(site_id, ''), count(*) FROM pages WHERE campaign = ? "
+                                "GROUP BY site_id ORDER BY count(*) DESC, site_id", [campaign]).fetchall()
+    n = max(1, min(workers, len(counts)))
+    if n == 1:
+        return [[sid for sid, _ in counts]]
+    shares: list[list[str]] = [[] for _ in range(n)]
+    load = [0] * n
+    for sid, c in counts:
+        i = load.index(min(load))
+        shares[i].append(sid)
+        load[i] += c
+    return shares
+
+
+_JOB: Any = None  # the page pass a forked worker runs (set just before the pool forks)
+
+
+def _run_job(sites: list[str]) -> Any:
+    return _JOB(sites)
+
+
+def _in_workers(job: Any, parts: list[list[str]]) -> list[Any]:
+    """``job(part)`` for every part, each in a forked process (the rules, the plan and the kept
+    haystacks are inherited, never pickled); results in the order of ``parts``."""
+    import multiprocessing
+
+    global _JOB
+    _JOB = job
+    try:
+        with multiprocessing.get_context("fork").Pool(len(parts)) as pool:
+            return pool.map(_run_job, parts, chunksize=1)
+    finally:
+        _JOB = None
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
 def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
-            max_per_rule: int = MAX_PER_RULE, full: bool = False) -> dict:
+            max_per_rule: int = MAX_PER_RULE, full: bool = False, workers: int = 1) -> dict:
     """Run ``ruleset`` over the stored pages of ``campaign`` and bring its evidence up to date.
 
     Incremental (``extractors.incremental``): only rules whose text changed run over every site,
@@ -195,9 +239,9 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
                 "values": json.dumps(values, ensure_ascii=False, sort_keys=True),
                 "points": f.points, "extracted_at": at, "page_sha256": shas.get(page_id)}
 
-    def rows() -> Iterator[dict]:
+    def rows(store: Store = store, sites: list[str] | None = None) -> Iterator[dict]:
         # a rerun of a few rules reads the pages' facts without their stored text (fetched when needed)
-        for page in store.iter_pages(campaign, columns="*" if todo.full else _PAGE_COLUMNS):
+        for page in store.iter_pages(campaign, columns="*" if todo.full else _PAGE_COLUMNS, site_ids=sites):
             sid = page.get("site_id") or ""
             everything = todo.full or sid in dirty_sites
             p_rules = page_rules if everything else some_page_rules
@@ -279,10 +323,28 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
             for f in run_site_rule(rule, recs, ctx):
                 yield row(sid, f.page_id, urls.get(f.page_id, ""), f)
 
+    parts = [] if todo.nothing else _split_sites(store, campaign, workers)
+    found: Iterable[dict] = rows()
+    if len(parts) > 1:  # the page pass in worker processes, a share of the sites each; rows written here
+
+        def job(sites: list[str]) -> tuple[list[dict], dict, dict]:
+            with Store(store.path, create=False) as own:  # never the parent's connection across a fork
+                got = list(rows(own, sites))
+            return got, new_hay, stats
+
+        found = []
+        for got, hay, st in _in_workers(job, parts):
+            found += got
+            new_hay.update(hay)
+            for k, v in st.items():
+                stats[k] = stats.get(k, 0) + v
+        out_workers = len(parts)
+    else:
+        out_workers = 1
     if todo.full:
-        n = store.replace_evidence(campaign, rows())
+        n = store.replace_evidence(campaign, found)
     elif not todo.nothing:
-        n = store.replace_evidence(campaign, rows(), site_ids=sorted(dirty_sites),
+        n = store.replace_evidence(campaign, found, site_ids=sorted(dirty_sites),
                                    rule_ids=sorted(changed | set(todo.removed_rules)))
     else:
         n = 0
@@ -314,6 +376,8 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
         if todo.removed_rules:
             out["rules_removed"] = ", ".join(todo.removed_rules)
         out["sites_recomputed"] = f"{len(dirty_sites)} ({todo.changed_pages} new, changed or gone pages)"
+    if out_workers > 1:
+        out["workers"] = out_workers
     out.update({"pages": stats["pages"], "findings": n, "seconds": round(secs, 2),
                 "pages_per_s": round(stats["pages"] / secs, 1) if secs > 0 else 0.0,
                 "rules": len(ruleset.rules), "rules_version": ruleset.version, "as_of": cutoff.isoformat()})

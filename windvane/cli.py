@@ -106,9 +106,13 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 def cmd_extract(args: argparse.Namespace) -> int:
     with _store(args) as store:
         campaign = _campaign(store, args)
-        from extractors.run import extract
+        from extractors.run import default_workers, extract
+        if args.workers is None:
+            args.workers = default_workers()
+        elif args.workers < 1:
+            raise UserError(f"--workers {args.workers}: give 1 or more")
         ruleset = _rules(args)
-        summary = extract(store, campaign, ruleset, as_of=args.as_of, full=args.full)
+        summary = extract(store, campaign, ruleset, as_of=args.as_of, full=args.full, workers=args.workers)
     print(summary_line("extract", summary))
     return 0
 
@@ -296,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--as-of", default=None)
     sp.add_argument("--full", action="store_true",
                     help="recompute every rule over every page (default: only what changed since the last extraction)")
+    sp.add_argument("--workers", type=int, default=None, metavar="N",
+                    help="processes sharing the sites (default: the number of cores)")
     sp.set_defaults(func=cmd_extract)
 
     sp = sub.add_parser("screenshots", help="full-page PNGs of evidence pages, rendered offline from the WARC archive")
