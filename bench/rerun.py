@@ -3,7 +3,8 @@
 Every step is the real command line (``python -m windvane.cli`` of the interpreter running this
 bench), timed as wall time including the command's start-up, over a private copy of a store:
 
-1. ``windvane extract --full``: every rule over every stored page (the baseline);
+1. ``windvane extract --full``: every rule over every stored page, in one process and on every core
+   (the default; the baseline of the headline ratio);
 2. one rule edited (``online_interview.dated_interview``: one more interview title word), then
    ``windvane extract`` + ``windvane score``: only that rule reruns, pages it cannot match unparsed;
 3. one leaf's points edited (``hotline_12345``: 2 -> 3, a weight-only edit), then ``windvane extract``
@@ -78,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             rules = tmp / "rules"
             shutil.copytree(ROOT / "rules", rules)
             common = ["--store", str(store), "--campaign", campaign, "--rules", str(rules)]
-            full_s, _ = windvane("extract", *common, "--full")
+            full1_s, _ = windvane("extract", *common, "--full", "--workers", "1")
+            full_s, _ = windvane("extract", *common, "--full")  # every core (the default)
             windvane("score", *common)  # the run before the edits (the loop starts from a scored campaign)
 
             edit(rules / "leaves" / RULE_FILE, RULE_OLD, RULE_NEW)
@@ -98,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     weight_s = w_extract_s + w_score_s
     parsed = next((p.split(" ", 1)[1] for p in out.split(", ") if p.startswith("pages_parsed ")), "?")
     print(f"pages: {pages}")
-    print(f"full_extract_seconds: {full_s:.2f}")
+    print(f"full_extract_one_process_seconds: {full1_s:.2f}")
+    print(f"full_extract_seconds: {full_s:.2f} (every core)")
     print(f"one_rule_extract_seconds: {one_extract_s:.2f} (pages parsed: {parsed})")
     print(f"one_rule_score_seconds: {one_score_s:.2f}")
     print(f"one_rule_rerun_seconds: {one_s:.2f}")
@@ -106,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"weight_only_score_seconds: {w_score_s:.2f}")
     print(f"weight_only_rerun_seconds: {weight_s:.2f} (goal: under 2 s)")
     print(f"score_alone_seconds: {score_alone_s:.2f}")
-    print(f"one_rule_ratio: {one_s / full_s:.3f} (goal: at most 0.05)")
+    print(f"one_rule_ratio_vs_one_process: {one_s / full1_s:.3f}")
+    print(f"one_rule_ratio: {one_s / full_s:.3f} (goal: at most 0.05; against the full extraction on every core)")
     return 0
 
 
