@@ -384,5 +384,6 @@ def write_diff(store: Store, run_a: str, run_b: str, out_dir: str | Path) -> dic
     paths["text"].write_text(format_diff(d) + "\n", encoding="utf-8")
     write_diff_csv(d, paths["csv"])
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
-    paths["html"].write_text(env.get_template("diff.html.j2").render(diff=d, fmt=fmt_points), encoding="utf-8")
+    paths["html"].write_text(env.get_template("diff.html.j2").render(diff=d, fmt=fmt_points, limit=None),
+                             encoding="utf-8")
     return paths

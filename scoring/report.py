@@ -53,6 +53,9 @@ def find_previous_run(store: Store, run: dict, cfg: dict) -> dict | None:
     return rows[0] if rows else None
 
 
+DIFF_ROWS_IN_REPORT = 40  # the largest changes shown in report.html; diff.csv has every one
+
+
 def find_diff_base(store: Store, run: dict, prev_run: dict | None) -> dict | None:
     """The run the report's change section compares with: the latest earlier run of the same campaign
     (a rerun after a rule or weight edit), else the previous campaign's run (the year before)."""
@@ -217,7 +220,7 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
     if changes is not None:
         paths["diff.csv"] = write_diff_csv(changes, out / "diff.csv")
     html = env.get_template("report.html.j2").render(
-        diff=changes, fmt=fmt_points,
+        diff=changes, fmt=fmt_points, limit=DIFF_ROWS_IN_REPORT,
         font_problem=None if charts.CJK_FONT else fonts.NO_FONT_MESSAGE,
         run=run, cfg=cfg, method_rows=method_rows, uncertainty=unc.methods, groups=groups, names=names, index_ids=index_ids,
         labels=labels, charts=chart_files, tables=_group_tables(d, groups),
