@@ -176,6 +176,15 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    from evidence.merge import merge
+    for res in merge(args.store, args.shards, args.campaign):
+        print(res.line())
+    print(f"merge: store {args.store}; run `windvane extract --store {args.store}` next "
+          "(it recomputes only the sites the merge brought)")
+    return 0
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from extractors.inspect import inspect_inputs
     ruleset = _rules(args)
@@ -341,6 +350,12 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--store", default=str(DEFAULT_STORE))
     rs.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_runs)
+
+    sp = sub.add_parser("merge", help="fold store shards (one per machine or worker) into one campaign store")
+    sp.add_argument("shards", nargs="+", metavar="SHARD", help="store files of the shards (their WARC folders beside)")
+    sp.add_argument("--store", default=str(DEFAULT_STORE), help="the store to merge into (created if missing)")
+    sp.add_argument("--campaign", default=None, help="merge only this campaign (default: every campaign of a shard)")
+    sp.set_defaults(func=cmd_merge)
 
     sp = sub.add_parser("inspect", help="run the rules over files or stored URLs and print findings")
     sp.add_argument("inputs", nargs="+", metavar="PATH_OR_URL")
