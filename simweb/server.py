@@ -127,8 +127,9 @@ class SimWebServer:
     """Request handling for all hosts; ``await start(host, port)`` to listen."""
 
     def __init__(self, registry: Registry, seed: int = 2023, cache_size: int = 8192, faults: str = "basic",
-                 access: dict[str, str] | None = None, request_log: str | None = None, year: int = 2023) -> None:
-        self.web = SimWeb(registry, seed, faults, access, year)
+                 access: dict[str, str] | None = None, request_log: str | None = None, year: int = 2023,
+                 web: SimWeb | None = None) -> None:
+        self.web = web or SimWeb(registry, seed, faults, access, year)  # web: a prebuilt one (simweb.synthetic)
         self.buckets: dict[str, accessmod.Bucket] = {}  # rate-limited hosts
         # one JSON line per request (arrival time, host, path, status, Retry-After): what politeness checks read
         self._log = open(request_log, "a", encoding="utf-8", buffering=1) if request_log else None  # noqa: SIM115
@@ -423,7 +424,8 @@ class SimWebServer:
 
 def serve_forever(registry: Registry, host: str = "127.0.0.1", port: int = 8899, seed: int = 2023,
                   truth_path: str | None = None, faults: str = "basic", ca_cert_path: str | None = None,
-                  access: dict[str, str] | None = None, request_log: str | None = None, year: int = 2023) -> None:
+                  access: dict[str, str] | None = None, request_log: str | None = None, year: int = 2023,
+                  web: SimWeb | None = None) -> None:
     """Write the truth table (if asked), then serve every site as an HTTP proxy until killed.
 
     ``year``: 2023 (the default) or 2022, the same portals a year earlier (``simweb.years``).
@@ -433,11 +435,11 @@ def serve_forever(registry: Registry, host: str = "127.0.0.1", port: int = 8899,
     CA's certificate (PEM), the one file a verifying client (``windvane crawl --ca-bundle``)
     needs to trust the simulated web's hosts; written before that line is printed.
     """
-    if truth_path:
+    if truth_path and web is None:  # a prebuilt web (simweb.synthetic) writes its own
         write_truth(registry, seed, truth_path, faults, access, year)
 
     async def main() -> None:
-        srv = SimWebServer(registry, seed, faults=faults, access=access, request_log=request_log, year=year)
+        srv = SimWebServer(registry, seed, faults=faults, access=access, request_log=request_log, year=year, web=web)
         if ca_cert_path:
             Path(ca_cert_path).write_bytes(srv.ca.ca_path.read_bytes())
         real_port = await srv.start(host, port)
@@ -454,13 +456,16 @@ class SimWebProcess:
     """Run the simulated web in a child process: ``with SimWebProcess(path) as web: web.proxy_url``.
 
     ``ca_path``: the simulated web's CA certificate (PEM), for ``windvane crawl --ca-bundle``;
-    ``year``: the web of 2023 (default) or of 2022 (``windvane simweb serve --year``).
+    ``year``: the web of 2023 (default) or of 2022 (``windvane simweb serve --year``);
+    ``sites``: serve a synthetic registry of that many sites (``simweb.synthetic``), which the child
+    writes to ``registry_path`` before it listens.
     """
 
     def __init__(self, registry_path: str, seed: int = 2023, truth_path: str | None = None, port: int = 0,
                  startup_timeout: float = 60.0, faults: str = "basic", access: dict[str, str] | None = None,
-                 request_log: str | None = None, year: int = 2023) -> None:
+                 request_log: str | None = None, year: int = 2023, sites: int = 0) -> None:
         self.registry_path = str(registry_path)
+        self.sites = sites
         self.year = year
         self.access = dict(access or {})
         self.request_log = request_log
@@ -479,8 +484,10 @@ class SimWebProcess:
         self.proxy_url = ""
 
     def __enter__(self) -> SimWebProcess:
-        load_registry(self.registry_path)  # a bad registry fails here, with its clear message
-        cmd = [sys.executable, "-m", "windvane.cli", "simweb", "serve", "--registry", self.registry_path,
+        if not self.sites:
+            load_registry(self.registry_path)  # a bad registry fails here, with its clear message
+        where = ["--sites", str(self.sites), "--write-registry"] if self.sites else ["--registry"]
+        cmd = [sys.executable, "-m", "windvane.cli", "simweb", "serve", *where, self.registry_path,
                "--port", str(self.port), "--seed", str(self.seed), "--truth", self.truth_path, "--faults", self.faults,
                "--ca-cert", self.ca_path, "--year", str(self.year)]
         cmd += [a for site, kind in self.access.items() for a in ("--access", f"{site}={kind}")]
