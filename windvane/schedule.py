@@ -193,7 +193,7 @@ After=network-online.target
 
 [Service]
 Type=oneshot
-WorkingDirectory={systemd_quote(str(ROOT))}
+WorkingDirectory={str(ROOT).replace("%", "%%")}
 ExecStart={exec_start}
 # a campaign crawls for hours; the log and summary are under the store's logs/ folder
 TimeoutStartSec=infinity
