@@ -128,6 +128,7 @@ def test_errors_are_one_line(wv, tmp_path: Path) -> None:
     blocked = tmp_path / "ro"
     blocked.write_text("a file, not a folder", encoding="utf-8")
     cases.append((["schedule", "install", "--unit-dir", str(blocked / "units")], None, "cannot write the units"))
+    cases.append((["campaign-run", "--store", str(blocked / "store.db")], None, "cannot write the log"))
     for args, env, message in cases:
         r = wv(*args, env=env)
         assert r.returncode == 2, (args, r.stdout, r.stderr)

@@ -261,10 +261,13 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_campaign_run(args: argparse.Namespace) -> int:
-    from windvane.schedule import run_campaign
+    from windvane.schedule import ScheduleError, run_campaign
     load_registry(args.registry)  # a bad registry: one clear message before anything runs
-    rc, summary = run_campaign(str(args.store), args.registry, args.campaign, args.proxy, args.ca_bundle,
-                               args.crawl_arg)
+    try:
+        rc, summary = run_campaign(str(args.store), args.registry, args.campaign, args.proxy, args.ca_bundle,
+                                   args.crawl_arg)
+    except ScheduleError as e:
+        raise UserError(str(e)) from None
     print(summary.read_text(encoding="utf-8"), end="")
     print(f"campaign-run: summary in {summary}")
     return rc

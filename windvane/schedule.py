@@ -68,7 +68,11 @@ def run_campaign(store: str, registry: str, campaign: str | None = None, proxy: 
     """
     campaign = campaign or default_campaign()
     log_path, summary_path = log_paths(store, campaign)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.touch()
+    except OSError as e:
+        raise ScheduleError(f"cannot write the log {log_path}: {e.strerror or e}") from None
     common = ["--store", str(store), "--campaign", campaign]
     crawl = [*_windvane(), "crawl", "--registry", str(registry), *common, "--json", *(crawl_args or [])]
     if proxy:
