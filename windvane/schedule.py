@@ -67,14 +67,16 @@ def run_campaign(store: str, registry: str, campaign: str | None = None, proxy: 
     ``crawl_args``: more ``windvane crawl`` options (``--delay 0``, ``--max-pages N`` ...).
     """
     campaign = campaign or default_campaign()
+    store, registry = str(Path(store).resolve()), str(Path(registry).resolve())  # the steps run in ROOT
+    ca_bundle = str(Path(ca_bundle).resolve()) if ca_bundle else None
     log_path, summary_path = log_paths(store, campaign)
     try:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.touch()
     except OSError as e:
         raise ScheduleError(f"cannot write the log {log_path}: {e.strerror or e}") from None
-    common = ["--store", str(store), "--campaign", campaign]
-    crawl = [*_windvane(), "crawl", "--registry", str(registry), *common, "--json", *(crawl_args or [])]
+    common = ["--store", store, "--campaign", campaign]
+    crawl = [*_windvane(), "crawl", "--registry", registry, *common, "--json", *(crawl_args or [])]
     if proxy:
         crawl += ["--proxy", proxy]
     if ca_bundle:
