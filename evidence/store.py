@@ -162,10 +162,14 @@ class Store:
 
     # --- campaigns -----------------------------------------------------------------------
     def open_campaign(self, campaign: str, registry: Registry, *, config: dict | None = None,
-                      as_of: str | None = None) -> None:
-        """Create the campaign, or reopen it (resume) if it exists with the same registry."""
+                      as_of: str | None = None, force: bool = False) -> None:
+        """Create the campaign, or reopen it (resume) if it exists with the same registry.
+
+        A reopened campaign keeps the registry snapshot, ``config`` and ``as_of`` it started with;
+        ``force`` reopens it with another registry too (its sites and targets are added or updated,
+        the snapshot stays: see crawlers/campaign.py)."""
         row = self.campaign(campaign, missing_ok=True)
-        if row and row["registry_csv"] != registry.text:
+        if row and row["registry_csv"] != registry.text and not force:
             raise StoreError(f"{self.path}: campaign {campaign!r} was started with registry "
                              f"{row['registry_path']}; use another --campaign name for a different registry")
         now = now_iso()

@@ -3,12 +3,18 @@
 Writers append to ``<store>.files/<campaign>/warc/<campaign>-<NNNNN>.warc.gz``,
 rolling over at ``max_bytes``; each stored page row keeps the file name and the
 record's byte offset and length, so ``read_record`` can replay any page.
+
+Durability: ``flush()`` fsyncs, and a writer commits a row only after the record it points at
+is flushed; a writer holds an ``flock`` on the file it appends to, so no two live processes
+share one, and crash recovery (``evidence/recovery.py``) never cuts a file a live writer holds.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
+import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,26 +46,35 @@ class WarcArchive:
         self.max_bytes = max_bytes
         self.writer_id = writer_id
         self._fh = None
+        self.files: list[Path] = []  # every file this archive wrote to
         self._name = ""
         self._open_next()
 
     def _open_next(self) -> None:
         if self._fh:
-            self._fh.close()
+            self.close()
         n = 0
         while True:
             name = f"{self.campaign}-{self.writer_id}-{n:05d}.warc.gz"
             p = self.folder / name
             if not p.exists() or p.stat().st_size < self.max_bytes:
-                break
+                fh = open(p, "ab")  # noqa: SIM115 - kept open until close()
+                try:  # a file another live process appends to is never shared (evidence/recovery.py skips it too)
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError:
+                    fh.close()
             n += 1
         self._name = name
-        self._fh = open(p, "ab")
+        self._fh = fh
         self._writer = WARCWriter(self._fh, gzip=True)
         if self._fh.tell() == 0:
             info = self._writer.create_warcinfo_record(name, {"software": "windvane", "format": "WARC/1.1",
                                                               "isPartOf": self.campaign})
             self._writer.write_record(info)
+            self.flush()
+            _fsync_dir(self.folder)  # the new file's name survives a power cut too
+        self.files.append(p)
 
     def write_response(self, url: str, status: int, reason: str, headers: list[tuple[str, str]],
                        body: bytes, fetched_at: str, *, record_type: str = "response",
@@ -86,14 +101,31 @@ class WarcArchive:
         self._writer.write_record(rec)
         return WarcRef(self._name, offset, self._fh.tell() - offset, sha, rec.rec_headers.get_header("WARC-Record-ID"))
 
-    def flush(self) -> None:
+    def flush(self, sync: bool = True) -> None:
+        """Hand the written records to the OS and (``sync``) to the disk: rows may point at them now."""
         if self._fh:
             self._fh.flush()
+            if sync:
+                os.fsync(self._fh.fileno())
 
     def close(self) -> None:
         if self._fh:
-            self._fh.close()
+            self.flush()
+            self._fh.close()  # and its lock
             self._fh = None
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def read_record(folder: Path, file: str, offset: int) -> tuple[str, dict[str, str], bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from evidence.registry import load_registry
-from simweb.synthetic import synthetic_registry, synthetic_registry_text, synthetic_web
+from simweb.synthetic import synthetic_registry, synthetic_registry_text, synthetic_web, write_synthetic_truth
 from tests.conftest import run_cli
 
 
@@ -32,10 +33,14 @@ def test_registry_of_30_sites_validates(tmp_path: Path, registry) -> None:
     assert len(synthetic_registry(1500).sites) == 1500
 
 
-async def test_the_simulated_web_serves_generated_sites() -> None:
+async def test_the_simulated_web_serves_generated_sites(tmp_path: Path) -> None:
     from simweb.server import SimWebServer
     reg = synthetic_registry(12)
     srv = SimWebServer(reg, web=synthetic_web(reg))
+    truth = json.loads(write_synthetic_truth(srv.web, tmp_path / "truth.json").read_text(encoding="utf-8"))
+    assert set(truth["sites"]) == {s.site_id for s in reg.sites}
+    leaves = [lt["present"] for t in truth["sites"].values() for lt in t["leaves"].values()]
+    assert 0.1 < sum(leaves) / len(leaves) < 0.9  # coin flips: some leaves present, some not
     site = reg.sites[-1]
     home = await srv.respond("https", site.host, "/")
     assert home.status == 200 and b"<html" in home.body.lower()

@@ -60,27 +60,45 @@ def cmd_registry_check(args: argparse.Namespace) -> int:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
-    from crawlers.run import CrawlOptions, crawl
-    reg = load_registry(args.registry)
-    opts = CrawlOptions(
-        store=str(args.store), campaign=args.campaign, proxy=args.proxy, depth=args.depth,
-        max_pages=args.max_pages, sites=args.site or None, concurrency=args.concurrency,
-        delay=args.delay, obey_robots=not args.ignore_robots, progress=not args.quiet,
-        browser=args.browser, browser_tabs=args.browser_tabs, timeout=args.timeout,
-        autothrottle=args.delay > 0, max_attachments=args.max_attachments,  # AutoThrottle for real servers; --delay 0 (a local web) turns it off
-    )
+    from crawlers.campaign import SettingsChanged, campaign_settings, note_forced
+    from crawlers.run import CampaignLock, CrawlOptions, crawl
+    from evidence.recovery import recover_campaign
+    ca_bundle = None
     if args.ca_bundle:
         from crawlers.tls import check_ca_bundle
         try:
-            opts.ca_bundle = check_ca_bundle(args.ca_bundle)
+            ca_bundle = check_ca_bundle(args.ca_bundle)
         except ValueError as e:
             raise UserError(f"crawl: --ca-bundle {e}") from None
-    from crawlers.run import CampaignLock
     with Store(args.store) as store:
         # one crawl per campaign: a second one stops here, before it records anything
         lock = CampaignLock(store.campaign_dir(args.campaign), args.campaign)
         try:
-            store.open_campaign(args.campaign, reg, config=opts.public(), as_of=args.as_of)
+            # the campaign's own settings for what is not given; a given one that differs is refused unless --force
+            try:
+                cs = campaign_settings(store, args.campaign, registry_path=args.registry, as_of=args.as_of,
+                                       force=args.force, options={
+                                           "depth": args.depth, "max_pages": args.max_pages,
+                                           "obey_robots": False if args.ignore_robots else None,
+                                           "browser": args.browser, "max_attachments": args.max_attachments})
+            except SettingsChanged as e:
+                raise UserError(f"crawl: {e}") from None
+            reg = cs.registry
+            opts = CrawlOptions(
+                store=str(args.store), campaign=args.campaign, proxy=args.proxy, sites=args.site or None,
+                concurrency=args.concurrency, delay=args.delay, progress=not args.quiet,
+                browser_tabs=args.browser_tabs, timeout=args.timeout, ca_bundle=ca_bundle,
+                autothrottle=args.delay > 0,  # AutoThrottle for real servers; --delay 0 (a local web) turns it off
+                **cs.options)
+            if cs.changed:
+                print(f"crawl: --force: campaign {args.campaign!r} crawled with {'; '.join(cs.changed)} "
+                      f"(its row keeps the settings it started with; the change is in its notes)", file=sys.stderr)
+            store.open_campaign(args.campaign, reg, config=opts.public(), as_of=cs.as_of, force=args.force)
+            if cs.changed:
+                note_forced(store, args.campaign, cs.changed)
+            # a crash (kill -9, power cut) may have left a WARC record cut short or rows without records
+            for line in recover_campaign(store, args.campaign).lines():
+                print(f"crawl: recovery: {line}", file=sys.stderr)
         except BaseException:
             lock.release()
             raise
@@ -308,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     rc.set_defaults(func=cmd_registry_check)
 
     sp = sub.add_parser("crawl", help="crawl every site of the registry into the store")
-    sp.add_argument("--registry", default=str(DEFAULT_REGISTRY))
+    sp.add_argument("--registry", default=None,
+                    help=f"registry CSV (default: a new campaign {DEFAULT_REGISTRY}, a resumed one its own snapshot)")
     sp.add_argument("--proxy", default=None, help="HTTP proxy for every request, e.g. http://127.0.0.1:8899")
     sp.add_argument("--ca-bundle", default=None, metavar="FILE",
                     help="CA certificates (PEM) the verified TLS probe trusts (https_access); "
@@ -316,20 +335,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--store", default=str(DEFAULT_STORE))
     sp.add_argument("--campaign", default=DEFAULT_CAMPAIGN)
     sp.add_argument("--as-of", default=None, help="cut-off date for documents (YYYY-MM-DD)")
-    sp.add_argument("--depth", type=int, default=4)
-    sp.add_argument("--max-pages", type=int, default=400, help="page budget per site")
+    sp.add_argument("--depth", type=int, default=None, help="link depth from the portal (default: 4)")
+    sp.add_argument("--max-pages", type=int, default=None, help="page budget per site (default: 400)")
     sp.add_argument("--concurrency", type=int, default=32, help="requests in flight overall")
     sp.add_argument("--delay", type=float, default=1.0,
                     help="seconds between requests to one host, at least (default 1: polite on real servers, with AutoThrottle "
                          "slowing down further for slow hosts; 0 for a local or simulated web: no delay, no AutoThrottle). "
                          "robots.txt Crawl-delay and Retry-After always apply")
     sp.add_argument("--site", action="append", help="crawl only this site_id (repeatable)")
-    sp.add_argument("--max-attachments", type=int, default=300,
-                    help="PDF/DOC/DOCX attachments fetched per site at most (default: %(default)s; 300 MB per site)")
-    sp.add_argument("--ignore-robots", action="store_true")
-    sp.add_argument("--browser", choices=["auto", "never", "always"], default="auto",
+    sp.add_argument("--max-attachments", type=int, default=None,
+                    help="PDF/DOC/DOCX attachments fetched per site at most (default: 300; 300 MB per site)")
+    sp.add_argument("--ignore-robots", action="store_true", default=None)
+    sp.add_argument("--browser", choices=["auto", "never", "always"], default=None,
                     help="auto: Chromium only for JavaScript challenges, script-built pages and sites marked "
-                         "browser=yes|always in the registry; never; always (default: %(default)s)")
+                         "browser=yes|always in the registry; never; always (default: auto)")
+    sp.add_argument("--force", action="store_true",
+                    help="resume a campaign with settings other than those it started with (registry, --as-of, "
+                         "--depth, --max-pages, --ignore-robots, --browser, --max-attachments); without it such a "
+                         "resume is refused, naming each difference")
     sp.add_argument("--browser-tabs", type=int, default=4, help="browser pages rendering at once (default: 4)")
     sp.add_argument("--timeout", type=float, default=20.0,
                     help="seconds per download or browser render (default: %(default)s)")
