@@ -154,3 +154,29 @@ def test_campaign_run_end_to_end(tmp_path: Path) -> None:
     assert Path(report).is_file()
     log = (tmp_path / "logs" / "windvane-crawl-test.log").read_text(encoding="utf-8")
     assert "--- crawl:" in log and "--- report:" in log
+
+
+def test_systemd_user_mode_calls_systemctl(wv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where systemd runs (detected as the user's manager here): the units go to the user's unit folder and
+    systemctl --user reloads, enables and starts the timer; remove disables it first."""
+    from windvane import schedule
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    calls = tmp_path / "calls"
+    exe = bindir / "systemctl"
+    exe.write_text(f'#!/bin/sh\necho "$@" >> {calls}\ncase "$*" in *list-timers*) echo "NEXT LEFT UNIT";; esac\n',
+                   encoding="utf-8")
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    units = tmp_path / "user-units"
+    monkeypatch.setattr(schedule, "detect", lambda via="auto": "user")
+    monkeypatch.setattr(schedule, "unit_dir_for", lambda mode: units if mode == "user" else tmp_path / "system-units")
+    env = {"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+    out = wv("schedule", "install", env=env, check=True).stdout
+    assert "enabled windvane-campaign.timer (systemctl --user)" in out and "enable-linger" in out
+    assert (units / "windvane-campaign.timer").exists()
+    assert calls.read_text().splitlines() == ["--user daemon-reload", "--user enable --now windvane-campaign.timer"]
+    assert "NEXT LEFT UNIT" in wv("schedule", "show", "--via", "systemd", env=env, check=True).stdout
+    wv("schedule", "remove", "--via", "systemd", env=env, check=True)
+    assert calls.read_text().splitlines()[2:] == ["--user list-timers --all windvane-campaign.timer",
+                                                  "--user disable --now windvane-campaign.timer", "--user daemon-reload"]
+    assert not list(units.iterdir())

@@ -310,6 +310,9 @@ def install(when: When, store: str, registry: str, *, proxy: str | None = None, 
         _systemctl(mode, "daemon-reload")
         _systemctl(mode, "enable", "--now", f"{UNIT}.timer")
         out.append(f"enabled {UNIT}.timer ({'system-wide' if mode == 'system' else 'systemctl --user'})")
+        if mode == "user":  # a user's manager stops at logout unless lingering is on
+            out.append(f"note: a --user timer fires only while {_user()} is logged in, unless "
+                       f"`loginctl enable-linger {_user()}` (or install as root for a system-wide timer)")
     out.append(f"logs: {log_paths(store, default_campaign())[0].parent}/")
     return "\n".join(out)
 
