@@ -39,6 +39,7 @@ from tests.conftest import ROOT, WINDVANE
 WARCIO = str(Path(WINDVANE).parent / "warcio")
 SEED = 20261201
 KILLS = 5
+TORN_AT = 2  # after this kill, the newest WARC file also ends inside a record
 # site: the page its crawl starts from (None: its portal)
 SITES = {
     "410000": "https://www.henan.gov.cn/zwgk/zcwj/202107/t20210722_3591.html",
@@ -80,6 +81,19 @@ def _query(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
 
 def _warc_bytes(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.glob("*.warc.gz")) if folder.is_dir() else 0
+
+
+def _torn_record() -> bytes:
+    """The first half of a gzipped WARC response record, as a write cut short leaves it."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    buf = io.BytesIO()
+    w = WARCWriter(buf, gzip=True)
+    body = b"<html><body>" + "数字政府".encode() * 4000
+    w.write_record(w.create_warc_record("https://www.henan.gov.cn/torn.html", "response", payload=io.BytesIO(body),
+                                        http_headers=StatusAndHeaders("200 OK", [], protocol="HTTP/1.1")))
+    return buf.getvalue()[: len(buf.getvalue()) // 2]
 
 
 def _wait_for_lock(path: Path, timeout: float = 30.0) -> None:
@@ -136,6 +150,7 @@ def killed(tmp_path_factory):
     db = tmp / "s.db"
     rnd = random.Random(SEED)
     kills: list[dict] = []
+    torn: tuple[str, int] | None = None
     with SimWebProcess(str(reg), seed=2023, faults="full") as web:
         ref = subprocess.run(_crawl_cmd(db, "ref", web.proxy_url, "--registry", str(reg), *KEPT, *RUN),
                              capture_output=True, text=True, timeout=180, cwd=ROOT)
@@ -163,13 +178,20 @@ def killed(tmp_path_factory):
             _out, err = proc.communicate(timeout=30)
             assert proc.returncode == -signal.SIGKILL
             _wait_for_lock(tmp / "s.files" / "k" / "crawl.lock")  # workers die with their parent (PDEATHSIG)
+            if i == TORN_AT:
+                # warcio flushes every record whole, so a kill lands inside a record's write only now and
+                # then: leave what such a kill leaves, the first part of a record, at the end of the newest file
+                newest = max(warc_dir.glob("*.warc.gz"), key=lambda f: f.stat().st_mtime_ns)
+                with open(newest, "ab") as fh:
+                    fh.write(_torn_record())
+                torn = (newest.name, newest.stat().st_size)
             kills.append({"grew": _warc_bytes(warc_dir) - start, "target": int(grow), "stderr": err, "done": len(done),
                           "pages": _query(db, "SELECT count(*) FROM pages WHERE campaign='k'")[0][0]})
         last = subprocess.run(_crawl_cmd(db, "k", web.proxy_url, *RUN), capture_output=True, text=True, timeout=180,
                               cwd=ROOT)
         leftover = _browsers_of(web.proxy_url)
     assert last.returncode == 0, last.stderr[-3000:]
-    return {"db": db, "tmp": tmp, "kills": kills, "last": last, "leftover": leftover, "ref": json.loads(ref.stdout.strip().splitlines()[-1]),
+    return {"db": db, "tmp": tmp, "kills": kills, "last": last, "leftover": leftover, "torn": torn, "ref": json.loads(ref.stdout.strip().splitlines()[-1]),
             "summary": json.loads(last.stdout.strip().splitlines()[-1])}
 
 
@@ -200,6 +222,14 @@ def test_every_row_has_its_record_and_every_warc_file_is_whole(killed):
     # what recovery did is recorded: every file of the killed runs was checked
     actions = {r[0] for r in _query(db, "SELECT action FROM warc_recoveries WHERE campaign='k'")}
     assert actions <= {"truncated", "orphans", "rows_dropped", "missing_file"}
+    # the record cut short was cut off, back to the size the file had before it, and recorded
+    name, size = killed["torn"]
+    cut = [json.loads(r[0]) for r in _query(db, "SELECT detail FROM warc_recoveries WHERE campaign='k' AND "
+                                                "action='truncated' AND file=?", (name,))]
+    assert cut and cut[0]["size_after"] < cut[0]["size_before"] == size, cut
+    assert (killed["tmp"] / "s.files" / "k" / "warc" / name).stat().st_size == cut[0]["size_after"]
+    resumed = killed["kills"][TORN_AT + 1]["stderr"] if TORN_AT + 1 < KILLS else killed["last"].stderr
+    assert f"crawl: recovery: {name}: cut back from {size} to {cut[0]['size_after']} bytes" in resumed
     checked = {r[0] for r in _query(db, "SELECT file FROM warc_files WHERE campaign='k'")}
     assert checked == {p.name for p in (killed["tmp"] / "s.files" / "k" / "warc").glob("*.warc.gz")}
 
