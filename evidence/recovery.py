@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evidence.store import Store, now_iso
+from evidence.store import Store, StoreError, now_iso
 
 _CHUNK = 1 << 20
 _HEAD_KEEP = 1 << 14  # decompressed bytes kept per record: enough for its WARC headers
@@ -231,7 +231,12 @@ def recover_campaign(store: Store, campaign: str) -> RecoveryReport:
     bad: list[tuple[str, Any, str, str]] = []
     names = sorted(p.name for p in warc_dir.glob("*.warc.gz")) if warc_dir.is_dir() else []
     for name in names:
-        with open(warc_dir / name, "rb+") as fh:
+        try:
+            fh = open(warc_dir / name, "rb+")  # noqa: SIM115 - closed below
+        except OSError as e:
+            raise StoreError(f"{warc_dir / name}: cannot check this WARC file after a crash ({e.strerror}); "
+                             f"nothing was changed") from None
+        with fh:
             if not _try_lock(fh):  # a live writer (another process) holds it: not ours to judge
                 report.files_busy.append(name)
                 continue
