@@ -45,7 +45,7 @@ def test_shards_merge_into_one_store_with_valid_warc_pointers_and_again_adds_not
                ("330100", HZ + "/a.html", "<title>A</title>政务公开".encode())]
     b_pages = [("330200", NB + "/", "<title>宁波</title>首页".encode()),
                ("330200", NB + "/b.html", "<title>B</title>政策文件".encode()),
-               ("330100", HZ + "/a.html", "<title>A</title>another body".encode())]  # fetched by both
+               ("330100", HZ + "/a.html", b"<title>A</title>another body")]  # fetched by both
     _shard(tmp_path / "a.db", a_pages)
     _shard(tmp_path / "b.db", b_pages)
     target = tmp_path / "all.db"
