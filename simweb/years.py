@@ -9,8 +9,8 @@ written in titles, 文号, 索引号 and body text), so the cut-off of that year
 assigned after the shift, so dated URLs (``t20221005_…``, ``/art/2022/10/5/…``) follow their dates.
 
 Only text outside tags is rewritten (a link's ``href`` is a path and stays as it is), and only a
-year followed by 年, a date separator, 〕, ] or a closing bracket: phone numbers, codes and counts
-are left alone. Replies judged on the holiday calendar are judged again on the earlier year's
+year followed by 年, a date separator, 〕, ] or a closing bracket (or written in Chinese numerals,
+二〇二三年): phone numbers, codes and counts are left alone. Replies judged on the holiday calendar are judged again on the earlier year's
 calendar (``message_reply_timeliness``).
 """
 
@@ -39,14 +39,28 @@ def shift_date(d: date, years: int) -> date:
         return d.replace(year=d.year - years, day=28)
 
 
+_CN_DIGITS = "〇一二三四五六七八九"
+_CN_ZEROS = "〇零○"
+_CN_YEAR = re.compile(r"(<[^>]*>)|([二][〇零○][〇零○一二三四五六七八九]{2})(?=年)")  # 二〇二三年, 二零二二年
+
+
+def _cn_year(text: str, years: int) -> str:
+    zero = next((c for c in text if c in _CN_ZEROS), "〇")
+    n = int("".join(str(_CN_DIGITS.index("〇" if c in _CN_ZEROS else c)) for c in text)) - years
+    return "".join(zero if d == "0" else _CN_DIGITS[int(d)] for d in str(n))
+
+
 def shift_text(text: str, years: int) -> str:
-    """Years written in ``text`` (outside tags) moved ``years`` back."""
+    """Years written in ``text`` (outside tags; in digits or in Chinese numerals) moved ``years`` back."""
     if not years or not text:
         return text
 
     def sub(m: re.Match) -> str:
         return m.group(1) if m.group(1) else str(int(m.group(2)) - years)
-    return _TEXT_YEAR.sub(sub, text)
+
+    def sub_cn(m: re.Match) -> str:
+        return m.group(1) if m.group(1) else _cn_year(m.group(2), years)
+    return _CN_YEAR.sub(sub_cn, _TEXT_YEAR.sub(sub, text))
 
 
 def _fragment(f: Fragment, years: int) -> Fragment:
