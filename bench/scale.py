@@ -4,8 +4,8 @@ For each size N (default 50, 200, 1000 sites) it serves a synthetic registry of 
 (``windvane simweb serve --sites N``, simweb/synthetic.py; basic faults), crawls it with
 ``windvane crawl`` into a fresh store with the same per-site budget (``--max-pages``,
 ``--depth``), and prints, per size: pages, pages/s (measured inside the crawl, start-up
-excluded), the peak RSS of the crawl's process tree (every process it starts: crawl workers,
-a browser; summed from /proc every 0.2 s by a wrapper process that runs only the crawl) and of
+excluded), the peak memory of the crawl's process tree (every process it starts: crawl workers,
+a browser; PSS summed from /proc every 0.2 s by a wrapper process that runs only the crawl) and of
 its largest process (``getrusage(RUSAGE_CHILDREN).ru_maxrss`` of that wrapper), and the store's
 bytes per page (SQLite file + WAL + the WARC folder). Then the figures the goal is stated in, the headline ratio last::
 
@@ -14,7 +14,8 @@ bytes per page (SQLite file + WAL + the WARC folder). Then the figures the goal 
 
     python bench/scale.py [--sizes 50,200,1000] [--max-pages 20] [--depth 3]
 
-The baseline (the smallest size) is measured in the same run. Exits non-zero only if it
+``--browser never`` by default: the browser (``auto``) is a fixed cost per crawl worker, not one
+that grows with the registry. The baseline (the smallest size) is measured in the same run. Exits non-zero only if it
 could not run.
 """
 
@@ -36,7 +37,9 @@ if str(ROOT) not in sys.path:
 
 
 def tree_rss_kib(root: int) -> int:
-    """The resident memory of ``root`` and all its descendants now (Linux /proc), in KiB."""
+    """The memory of ``root`` and all its descendants now (Linux /proc), in KiB: each process's PSS (its
+    shared pages divided among the processes sharing them, so a browser's many processes are not counted
+    several times), or its RSS where PSS cannot be read."""
     children: dict[int, list[int]] = {}
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
@@ -49,11 +52,15 @@ def tree_rss_kib(root: int) -> int:
     while todo:
         pid = todo.pop()
         todo += children.get(pid, [])
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        total += next((int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmRSS:")), 0)
+        for name, field in (("smaps_rollup", "Pss:"), ("status", "VmRSS:")):
+            try:
+                text = Path(f"/proc/{pid}/{name}").read_text()
+            except OSError:
+                continue
+            kib = next((int(ln.split()[1]) for ln in text.splitlines() if ln.startswith(field)), None)
+            if kib is not None:
+                total += kib
+                break
     return total
 
 
@@ -66,7 +73,7 @@ def run_measured(cmd: list[str]) -> int:
         peak = max(peak, tree_rss_kib(proc.pid))
         time.sleep(0.2)
     largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(f"peak_tree_rss_kib: {max(peak, largest)}", file=sys.stderr)
+    print(f"peak_tree_rss_kib: {peak or largest}", file=sys.stderr)
     print(f"peak_rss_kib: {largest}", file=sys.stderr)
     return proc.returncode
 
@@ -98,10 +105,13 @@ def crawl_size(n: int, args: argparse.Namespace, tmp: Path, env: dict[str, str])
     if proc.returncode != 0:
         raise RuntimeError(f"windvane crawl of {n} sites failed:\n{proc.stderr[-3000:]}")
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    if summary.get("status") != "finished":
+        raise RuntimeError(f"windvane crawl of {n} sites did not finish (status {summary.get('status')!r})")
     rss = {k: int(v) for k, _, v in (ln.partition(": ") for ln in proc.stderr.splitlines()) if k.startswith("peak_")}
     pages = summary["pages"]
     return {"sites": n, "pages": pages, "seconds": summary["seconds"], "wall_seconds": round(wall, 1),
             "pages_per_s": summary["pages_per_s"], "failures": summary["failures"],
+            "browser_pages": summary.get("browser_pages", 0),
             "not_done": sum(v for k, v in summary.get("site_status", {}).items() if k != "done"),
             "peak_rss_mib": round(rss["peak_tree_rss_kib"] / 1024, 1),
             "peak_largest_process_rss_mib": round(rss["peak_rss_kib"] / 1024, 1),
@@ -115,7 +125,9 @@ def main() -> int:
     ap.add_argument("--max-pages", type=int, default=20, help="page budget per site, the same at every size (default: 20)")
     ap.add_argument("--depth", type=int, default=3)
     ap.add_argument("--concurrency", type=int, default=32)
-    ap.add_argument("--browser", choices=["auto", "never"], default="auto")
+    ap.add_argument("--browser", choices=["auto", "never"], default="never",
+                    help="never (default): the crawler alone; auto: Chromium for the script-built pages some "
+                         "generated sites have, a fixed cost per crawl worker (bench/browser.py measures it)")
     ap.add_argument("--seed", type=int, default=2023)
     args, rest = ap.parse_known_args()
     if args.measure:
@@ -144,8 +156,8 @@ def main() -> int:
     small, large = results[0], results[-1]
     growth = (large["peak_rss_mib"] / small["peak_rss_mib"]) / (large["sites"] / small["sites"])
     ratio = large["pages_per_s"] / small["pages_per_s"] if small["pages_per_s"] else 0.0
-    figures = {"budget_pages_per_site": args.max_pages, "depth": args.depth, "rss_growth": f"{growth:.3f}",
-               "scale_ratio": f"{ratio:.2f}"}  # the headline ratio last
+    figures = {"budget_pages_per_site": args.max_pages, "depth": args.depth, "browser": args.browser,
+               "rss_growth": f"{growth:.3f}", "scale_ratio": f"{ratio:.2f}"}  # the headline ratio last
     for name, value in figures.items():
         print(f"{name}: {value}")
     return 0
