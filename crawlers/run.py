@@ -22,10 +22,10 @@ how many stored pages needed the browser (``pages.via = 'browser'``).
 from __future__ import annotations
 
 import logging
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from evidence.registry import Registry, RegistryError
@@ -176,60 +176,81 @@ def _quiet_loggers() -> None:
     logging.getLogger("scrapy.downloadermiddlewares.retry").setLevel(logging.CRITICAL)
 
 
-def crawl(registry: Registry, opts: CrawlOptions, lock: CampaignLock | None = None) -> dict:
+def crawler_process(opts: CrawlOptions, jobdir: str, spider_cls: type) -> tuple[Any, Any, dict[str, str]]:
+    """(CrawlerProcess, its crawler of ``spider_cls``, close reason: ``{"reason": ...}`` once the spider closed)."""
+    from scrapy import signals
+    from scrapy.crawler import CrawlerProcess
+
+    process = CrawlerProcess(scrapy_settings(opts, jobdir))
+    _quiet_loggers()
+    crawler = process.create_crawler(spider_cls)
+    close_reason: dict[str, str] = {}
+
+    def _closed(spider: Any, reason: str) -> None:
+        close_reason["reason"] = reason
+
+    crawler.signals.connect(_closed, signal=signals.spider_closed, weak=False)  # outlives this function
+    return process, crawler, close_reason
+
+
+def crawl(registry: Registry, opts: CrawlOptions, lock: CampaignLock | None = None, workers: int = 1) -> dict:
     """Crawl the registry's sites (or ``opts.sites``) into the store; return a summary.
 
     ``lock``: the campaign's lock when the caller took it already (the command line takes it before
     it records the campaign's options); otherwise the crawl takes it and releases it at the end.
+    ``workers``: crawler processes (``crawlers/workers.py``); 1 crawls in this process.
     """
-    from scrapy.crawler import CrawlerProcess
-
     from crawlers.pipeline import PageWriter
     from crawlers.spider import WindvaneSpider
 
     if opts.browser not in ("auto", "never", "always"):
         raise ValueError(f"browser must be auto, never or always, not {opts.browser!r}")
-    if opts.depth < 0 or opts.max_pages < 1 or opts.concurrency < 1:
-        raise RegistryError("crawl: --depth must be >= 0, --max-pages and --concurrency >= 1")
+    if opts.depth < 0 or opts.max_pages < 1 or opts.concurrency < 1 or workers < 1:
+        raise RegistryError("crawl: --depth must be >= 0, --max-pages, --concurrency and --workers >= 1")
     sites = select_sites(registry, opts.sites)
-    writer = PageWriter(opts.store, opts.campaign)
-    statuses = writer.site_statuses()
+    from evidence.store import Store
+    with Store(opts.store) as store:
+        statuses = {r[0]: r[1] for r in store.conn.execute(
+            "SELECT site_id, status FROM sites WHERE campaign=?", [opts.campaign])}
+        cdir = store.campaign_dir(opts.campaign)
     todo = [s for s in sites if statuses.get(s.site_id) != "done"]
     skipped = len(sites) - len(todo)
     summary: dict[str, Any] = {"sites": len(todo), "skipped_done": skipped, "pages": 0, "failures": 0,
-                               "browser_pages": 0, "robots_blocked": 0, "seconds": 0.0, "pages_per_s": 0.0}
+                               "browser_pages": 0, "robots_blocked": 0, "seconds": 0.0, "pages_per_s": 0.0,
+                               "workers": 0}
     if not todo:
-        writer.close()
         summary["status"] = "nothing to do"
         return summary
 
-    cdir = writer.store.campaign_dir(opts.campaign)
     own_lock = lock is None
-    try:
-        lock = lock or CampaignLock(cdir, opts.campaign)
-    except StoreError:
-        writer.close()
-        raise
+    lock = lock or CampaignLock(cdir, opts.campaign)
+    from crawlers.workers import discard_jobdirs, run_workers
     jobdir = cdir / "jobdir"
     marker = cdir / _RUNNING_MARKER
     if marker.exists():
         print(f"crawl: the previous crawl of campaign {opts.campaign!r} did not stop cleanly; "
               f"unfinished sites are crawled again from their portals (stored pages are kept)",
               file=sys.stderr)
-        shutil.rmtree(jobdir, ignore_errors=True)
+        discard_jobdirs(cdir)
+    n = min(workers, len(todo))
+    discard_jobdirs(cdir, keep=n)  # the queues of worker slots this run does not have: their sites start afresh
     jobdir.mkdir(parents=True, exist_ok=True)
     marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S"), encoding="utf-8")
+    summary["workers"] = n
+    if n > 1:
+        try:
+            result = run_workers(opts, todo, n, cdir, lock.fd, datetime.now(UTC).strftime("%Y%m%dT%H%M%S"))
+        finally:
+            if own_lock:
+                lock.release()
+        if result.pop("clean"):
+            marker.unlink(missing_ok=True)
+        summary.update(result)
+        summary.update(site_outcomes(opts.store, opts.campaign, [s.site_id for s in todo]))
+        return summary
 
-    process = CrawlerProcess(scrapy_settings(opts, str(jobdir)))
-    _quiet_loggers()
-    crawler = process.create_crawler(WindvaneSpider)
-    close_reason: dict[str, str] = {}
-
-    def _closed(spider: Any, reason: str) -> None:
-        close_reason["reason"] = reason
-
-    from scrapy import signals
-    crawler.signals.connect(_closed, signal=signals.spider_closed)
+    writer = PageWriter(opts.store, opts.campaign)
+    process, crawler, close_reason = crawler_process(opts, str(jobdir), WindvaneSpider)
     started = time.monotonic()
     try:
         process.crawl(crawler, sites=todo, depth=opts.depth, max_pages=opts.max_pages, proxy=opts.proxy,

@@ -159,6 +159,7 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
         self.pages_seen = 0
         self.maxsize = 0
         self._recovered = False
+        self.coverage_extra: dict[str, Any] = {}  # added to every site's coverage (crawlers/workers.py: the worker)
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> WindvaneSpider:
@@ -173,21 +174,24 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
     async def start(self):  # noqa: D401 - Scrapy >= 2.13 entry point
         saved = self._saved_state()
         for site in self.sites:
-            scheme = site.portal_url.split(":", 1)[0].lower()
-            st = _SiteState(site.site_id, site.host, scheme)
-            old = saved.get(site.site_id)
-            if old:  # resuming after a clean stop: keep what was scheduled, the queue holds the rest
-                st.hosts |= set(old["hosts"])
-                st.scheme = old["scheme"]
-                st.seen = dict(old["seen"])
-                st.dropped = set(old.get("dropped", ()))
-                st.resumed = True
-            self.site_state[site.site_id] = st
-            if self.writer:
-                self.writer.site_started(site.site_id)
-            st.seen[site.portal_url] = 0
-            # the portal is always (re)fetched: a site that failed last time gets another chance
-            yield self._request(site.portal_url, st, dont_filter=True)
+            yield self._begin_site(site, saved.get(site.site_id))
+
+    def _begin_site(self, site: Any, old: dict | None) -> Request:
+        """Start crawling a site: its state (``old``: what an earlier, cleanly stopped run saved) and its portal request."""
+        scheme = site.portal_url.split(":", 1)[0].lower()
+        st = _SiteState(site.site_id, site.host, scheme)
+        if old:  # resuming after a clean stop: keep what was scheduled, the queue holds the rest
+            st.hosts |= set(old["hosts"])
+            st.scheme = old["scheme"]
+            st.seen = dict(old["seen"])
+            st.dropped = set(old.get("dropped", ()))
+            st.resumed = True
+        self.site_state[site.site_id] = st
+        if self.writer:
+            self.writer.site_started(site.site_id)
+        st.seen[site.portal_url] = 0
+        # the portal is always (re)fetched: a site that failed last time gets another chance
+        return self._request(site.portal_url, st, dont_filter=True)
 
     def _saved_state(self) -> dict[str, dict]:
         """Per-site state an earlier, cleanly stopped run left in JOBDIR ({} if none or unreadable)."""
@@ -409,7 +413,8 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
             pacing = getattr(self.crawler, "_windvane_pacing", None)
             limited = sum(pacing.rate_limited.get(h, 0) for h in st.hosts) if pacing else 0
             coverage = self.writer.site_coverage(st.site_id, {
-                "budget_reached": st.budget_reached, "seconds": round(time.monotonic() - st.started, 2)})
+                "budget_reached": st.budget_reached, "seconds": round(time.monotonic() - st.started, 2),
+                **self.coverage_extra})
             coverage["rate_limited"] = max(coverage.get("rate_limited") or 0, limited)
             self.writer.site_finished(st.site_id, status, reason, coverage)
 

@@ -176,12 +176,19 @@ class RegionalCollaboration(LinkLeaf):
     block = "专题专栏"
     near_misses = []
 
+    regions: dict[str, str] = {}  # site id -> its region (zone_body)
+
+    def zone_body(self, site: SiteModel) -> str:
+        title = self.regions.get(site.site_id, self.page_title)
+        return f"<p>{escape(title)}：" + "、".join(rng_items(site, self.leaf_id)) + "。</p>"
+
     def apply(self, site: SiteModel, present: bool, rng: random.Random) -> LeafTruth:
         region = REGIONS.get(site.province if site.level != "province" else site.name)
         if region is None:
             region = rng.choice([f"{site.ident['prov_short']}都市圈同城化发展", "区域协同发展"])
         self.labels = [region, f"{region}专题", f"推动{region}"]
         self.page_title = region
+        self.regions[site.site_id] = region  # the zone page is rendered later, when asked for: by site, not the last one
         self.headlines = [f"{region.removesuffix('建设').removesuffix('发展')}高层论坛举行", "{short}代表团赴兄弟城市考察交流"]
         return super().apply(site, present, rng)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from datetime import date
@@ -103,7 +104,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             lock.release()
             raise
     try:
-        summary = crawl(reg, opts, lock=lock)
+        summary = crawl(reg, opts, lock=lock, workers=args.workers)
     finally:
         lock.release()
     if args.json:
@@ -338,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--depth", type=int, default=None, help="link depth from the portal (default: 4)")
     sp.add_argument("--max-pages", type=int, default=None, help="page budget per site (default: 400)")
     sp.add_argument("--concurrency", type=int, default=32, help="requests in flight overall")
+    sp.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
+                    help="crawler processes, each crawling its own sites (default: the number of cores, "
+                         "%(default)s; 1: one process)")
     sp.add_argument("--delay", type=float, default=1.0,
                     help="seconds between requests to one host, at least (default 1: polite on real servers, with AutoThrottle "
                          "slowing down further for slow hosts; 0 for a local or simulated web: no delay, no AutoThrottle). "
