@@ -1,9 +1,10 @@
 """Attachments, encodings and probe pages, through a real crawl of the simulated web with ``faults="full"``.
 
 One `windvane crawl` (Scrapy over real HTTP on 127.0.0.1 through the simulated web's proxy)
-of five sites picked from the truth file for their faults:
+of six sites picked from the truth file for their faults:
 
-* 410000 (TRS): two attachment-only regulations, ``./P0….docx`` and ``./P0….pdf``;
+* 410000 and 370100 (TRS): an attachment-only regulation each, ``./P0….docx`` and ``./P0….pdf``
+  (since the sites' leaves come from simweb/profile.py, 410000 no longer has the PDF one);
 * 320800 (Hanweb, GBK without any declaration): an attachment-only regulation behind
   ``downfile.jsp?filename=….pdf`` (302 to the file);
 * 330200: a truncated PDF and a 30 MB page;
@@ -26,7 +27,7 @@ from evidence.registry import DEFAULT_REGISTRY
 from evidence.warc import read_record
 from tests.conftest import run_cli
 
-SITES = {"410000": {"attachment_only"}, "320800": {"attachment_only", "charset_undeclared"},
+SITES = {"410000": {"attachment_only"}, "370100": {"attachment_only"}, "320800": {"attachment_only", "charset_undeclared"},
          "330200": {"corrupt_attachment", "oversized_page"}, "330000": {"huge_attachment"},
          "530000": {"charset_header_utf8"}}
 CAMPAIGN = "att"
@@ -70,7 +71,7 @@ def test_crawl_finishes_every_site(crawl):
 def test_attachment_only_regulations_are_stored_and_found(crawl):
     conn, truth = crawl["conn"], crawl["truth"]
     checked = 0
-    for sid in ("410000", "320800"):
+    for sid in ("410000", "370100", "320800"):
         for d in _details(truth, sid, "attachment_only"):
             final = d["urls"][0]
             row = conn.execute("select * from pages where campaign=? and final_url=?", [CAMPAIGN, final]).fetchone()
