@@ -35,6 +35,7 @@ from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
 
 logger = logging.getLogger(__name__)
 
@@ -207,6 +208,18 @@ class RFC9309RobotsMiddleware(RobotsTxtMiddleware):
         super().__init__(crawler)
         self.verdicts: dict[str, str] = {}  # netloc -> why the site's robots.txt was not a plain file
         crawler._windvane_robots = self
+
+    async def robot_parser(self, request: Request) -> Any:
+        """The host's parser, also for requests that waited while robots.txt was being fetched.
+
+        Scrapy hands every waiting request the same Deferred, through ``asFuture``, whose callback
+        returns None: the first waiter gets the parser and every other one None, which Scrapy takes
+        as "no robots.txt, allow all". Many requests of one host wait at once when a resumed crawl
+        replays its queue; so the parser is read again from where it is settled.
+        """
+        rp = await super().robot_parser(request)
+        settled = self._parsers.get(urlparse_cached(request).netloc, rp)
+        return rp if isinstance(settled, Deferred) else settled
 
     async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
         from crawlers.blocks import block_reason

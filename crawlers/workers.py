@@ -316,6 +316,7 @@ class _Feed:
     def __init__(self, conn: Connection):
         self.conn = conn
         self.exhausted = False
+        self.stop_asked: list[int] = []  # signals received before the crawl started
 
     def want(self, n: int) -> list[str]:
         if self.exhausted or n <= 0:
@@ -417,8 +418,13 @@ def _die_with_parent(parent: int) -> None:
 
 def worker_main(fd: int) -> int:
     """A worker process: one Scrapy crawl fed by the parent over the socket ``fd``."""
+    # a stop asked for before Scrapy installs its own handlers (the worker still starting): no crawl at all
+    asked: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _frame: asked.append(signum))
     conn = Connection(fd)
     feed = _Feed(conn)
+    feed.stop_asked = asked
     try:
         cfg = conn.recv()
         _die_with_parent(cfg["parent"])
@@ -442,8 +448,15 @@ def _work(cfg: dict, feed: _Feed) -> int:
     sites = [s for s in registry.sites if s.site_id in wanted]
     jobdir = Path(cfg["jobdir"])
     jobdir.mkdir(parents=True, exist_ok=True)
+    if feed.stop_asked:
+        feed.send("summary", {"status": "shutdown", "ended": time.monotonic()})
+        return 0
     writer = PageWriter(opts.store, opts.campaign, writer_id=cfg["writer_id"])
     process, crawler, close_reason = crawler_process(opts, str(jobdir), FeedSpider)
+    if feed.stop_asked:  # asked while Scrapy was being set up
+        writer.close()
+        feed.send("summary", {"status": "shutdown", "ended": time.monotonic()})
+        return 0
     feed.send("started", time.monotonic())
     try:
         process.crawl(crawler, sites=sites, depth=opts.depth, max_pages=opts.max_pages, proxy=opts.proxy,
