@@ -57,6 +57,8 @@ CREATE TABLE IF NOT EXISTS pages (
   warc_length INTEGER, rendered_warc_offset INTEGER, screenshot TEXT, parent_id INTEGER,
   redirects TEXT, block TEXT, UNIQUE (campaign, url));
 CREATE INDEX IF NOT EXISTS pages_site ON pages (campaign, site_id);
+-- covering the per-site page and HTTP status counts every score and report reads (evidence/coverage.py)
+CREATE INDEX IF NOT EXISTS pages_site_status ON pages (campaign, site_id, status);
 CREATE TABLE IF NOT EXISTS tls_probes (
   campaign TEXT, site_id TEXT, host TEXT, port INTEGER, verified INTEGER, problem TEXT, error TEXT,
   error_code INTEGER, issuer TEXT, subject TEXT, san TEXT, not_before TEXT, not_after TEXT,

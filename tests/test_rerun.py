@@ -196,6 +196,13 @@ def test_cli_runs_and_diff(world, cli):
     out = cli("diff", "one", "two", "--store", db, "--out", str(world["tmp"] / "d"), check=True).stdout
     assert "no target's scores, ranks or evidence changed" in out
     assert (world["tmp"] / "d" / "diff-one-two.csv").exists()
+    # the loop in one command: edit a rule, `windvane rerun` extracts what changed, scores, says what moved
+    leaf = rules / "leaves" / "online_interview.yaml"
+    leaf.write_text(leaf.read_text(encoding="utf-8").replace("pattern: '在线访谈|访谈实录|",
+                                                             "pattern: '在线访谈|访谈回顾|访谈实录|"), encoding="utf-8")
+    out = cli("rerun", "--store", db, "--rules", str(rules), "--run", "three", check=True).stdout
+    assert "mode incremental" in out and f"rule {RULE}: edited" in out
+    assert "capital-330200 宁波市: total" in out and NB + "/art/2023/9/15/art_7.html" in out
 
 
 def test_the_prefilter_never_skips_a_page_a_rule_matches(rs):

@@ -160,6 +160,29 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rerun(args: argparse.Namespace) -> int:
+    """The scorers' loop in one command: bring the evidence up to date, score a new run, say what moved."""
+    with _store(args) as store:
+        campaign = _campaign(store, args)
+        from extractors.run import extract
+        from scoring.diff import format_diff, run_diff
+        from scoring.run import score
+        ruleset = _rules(args)
+        before = store.conn.execute("select run_id from runs where campaign = ? order by created_at desc, rowid desc "
+                                    "limit 1", [campaign]).fetchone()
+        summary = extract(store, campaign, ruleset, workers=1)
+        print(summary_line("extract", summary))
+        run_id = score(store, campaign, ruleset, run_id=args.run)
+        print(f"score: run {run_id} of campaign {campaign} saved in {args.store}")
+        if before:
+            text = format_diff(run_diff(store, before[0], run_id))
+            lines = text.splitlines()
+            shown = lines if args.all or len(lines) <= 60 else [*lines[:60], f"… {len(lines) - 60} more lines: "
+                                                                  f"windvane diff {before[0]} {run_id}"]
+            print("\n".join(shown))
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from scoring.report import write_report
     ruleset = _rules(args)
@@ -384,6 +407,13 @@ def build_parser() -> argparse.ArgumentParser:
     with_rules(sp)
     sp.add_argument("--run", default=None, help="run id (default: generated)")
     sp.set_defaults(func=cmd_score)
+
+    sp = sub.add_parser("rerun", help="the scorers' loop: extract what changed, score a new run, print what moved")
+    with_store(sp)
+    with_rules(sp)
+    sp.add_argument("--run", default=None, help="run id (default: generated)")
+    sp.add_argument("--all", action="store_true", help="print the whole diff (default: its first 60 lines)")
+    sp.set_defaults(func=cmd_rerun)
 
     sp = sub.add_parser("report", help="write the HTML/CSV report of a run")
     with_store(sp)
