@@ -101,7 +101,7 @@ def crawl(tmp_path_factory):
                     os.kill(killed, signal.SIGKILL)
                     break
             time.sleep(0.2)
-        out, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=300)  # a guard against a hung crawl, not a timing
         assert proc.returncode == 0, err[-3000:]
         ex = subprocess.run([WINDVANE, "extract", "--store", str(db), "--campaign", "t", "--as-of", "2023-10-31"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -77,7 +77,7 @@ def _top_progress(targets_csv: Path, n: int = 3) -> dict[str, list[tuple[str, fl
 
 def run_demo(args: argparse.Namespace) -> int:
     from extractors.rules import load_rules
-    from extractors.run import extract
+    from extractors.run import default_workers, extract
     from scoring.diff import diff_runs
     from scoring.report import write_report
     from scoring.run import score
@@ -110,7 +110,7 @@ def run_demo(args: argparse.Namespace) -> int:
     with Store(store_path) as store:
         for y in YEARS:  # the earlier year first: the later run's 推进率 is computed against it
             _step(f"extracting evidence of {CAMPAIGNS[y]} from the stored pages")
-            ex = extract(store, CAMPAIGNS[y], ruleset, as_of=AS_OF[y])
+            ex = extract(store, CAMPAIGNS[y], ruleset, as_of=AS_OF[y], workers=default_workers())
             _step(f"extract {CAMPAIGNS[y]}: {ex}")
             runs[y] = score(store, CAMPAIGNS[y], ruleset)
             _step(f"scored run {runs[y]}")
