@@ -58,10 +58,12 @@ QC_USER = "bob"  # the second auditor
 # the hand-found URL: a page the simulated web serves (the city's public-data catalogue) that the crawl
 # did not store; the application archives it through the simulated web's proxy when it is added
 HAND_URL = "https://sjml.hangzhou.gov.cn/"
-HAND_LEAF = "open_data_link"  # 0 points for Hangzhou in r1: the hand-found page raises it to the leaf's points
+# which leaves 杭州's simulated portal meets follows its calibrated profile (simweb/profile.py): the leaves
+# below are chosen from what it meets (seed 2023) and what it does not
+HAND_LEAF = "data_legislation"  # 0 points for Hangzhou in r1: the hand-found page raises it to the leaf's points
 CONFIRM_LEAF, CONFIRM_RULE = "hotline_12345", "hotline_12345.link_text"  # confirmed (on the home page)
-REJECT_LEAF, REJECT_RULE = "chief_data_officer", "chief_data_officer.document"  # the leaf's only evidence
-OVERRIDE_LEAF, OVERRIDE_POINTS = "message_reply_timeliness", 1.5  # 1 point in r1, overridden to 1.5
+REJECT_LEAF, REJECT_RULE = "leading_group", "leading_group.document"  # the leaf's only evidence
+OVERRIDE_LEAF, OVERRIDE_POINTS = "message_reply_timeliness", 1.5  # not met in r1 (0 points), overridden to 1.5
 SHOTS_KEPT = ROOT / "test-output" / "audit-screenshots"
 
 XSS_URL = HZ + "/col/col1229/bianmin.html"
@@ -329,7 +331,7 @@ def _edit_rules(rules: Path) -> None:
         if r["id"] == "hotline_12345.text":
             r["match"]["text"]["near"] += "|服务热线|市民热线"
     path.write_text(yaml.safe_dump(leaf, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    path = rules / "leaves" / "chief_data_officer.yaml"
+    path = rules / "leaves" / f"{REJECT_LEAF}.yaml"
     leaf = yaml.safe_load(path.read_text(encoding="utf-8"))
     for r in leaf["rules"]:
         if r["id"] == REJECT_RULE:
