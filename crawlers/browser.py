@@ -86,6 +86,9 @@ _BINARY = re.compile(r"\.(?:pdf|docx?|xlsx?|pptx?|wps|zip|rar|7z|gz|tgz|exe|apk|
                      r"txt|xml|json|css|js)(?:[?#].*)?$", re.I)
 
 
+LAUNCH_TIMEOUT = 60.0  # seconds a Chromium launch may take before it counts as failed
+
+
 async def launch_chromium(playwright: Any, proxy: str | None = None) -> Any:
     """Launch Debian's Chromium headless through Playwright (never a downloaded browser)."""
     kwargs: dict[str, Any] = {"executable_path": CHROMIUM, "headless": True, "args": CHROMIUM_ARGS}
@@ -208,7 +211,11 @@ class BrowserPool:
             if self._pw is None:
                 from playwright.async_api import async_playwright
                 self._pw = await async_playwright().start()
-            self._browser = await launch_chromium(self._pw, self.proxy)
+            try:  # a launch that hangs (a driver left wedged by a killed Chromium) must not hold the lock forever
+                self._browser = await asyncio.wait_for(launch_chromium(self._pw, self.proxy), LAUNCH_TIMEOUT)
+            except TimeoutError:
+                self._browser = None
+                raise BrowserError(f"browser: Chromium did not start within {LAUNCH_TIMEOUT:.0f}s") from None
             self._context = await self._browser.new_context(ignore_https_errors=True, locale="zh-CN",
                                                             viewport={"width": 1280, "height": 900})
             self._context.set_default_timeout(self.timeout * 1000)
@@ -240,8 +247,15 @@ class BrowserPool:
         return {c["name"]: c["value"] for c in await self._context.cookies([url])}
 
     async def render(self, url: str) -> Rendered:
-        """Open ``url``, pass a challenge if there is one, let scripts finish; the rendered page."""
-        return await self._on_own_loop(self._render_pooled(url))
+        """Open ``url``, pass a challenge if there is one, let scripts finish; the rendered page.
+
+        Never waits forever: a render (a relaunch of Chromium included) that has not answered within
+        a generous bound fails as a BrowserError, so a wedged browser costs pages, never the crawl."""
+        bound = 3 * self.timeout + LAUNCH_TIMEOUT
+        try:
+            return await asyncio.wait_for(self._on_own_loop(self._render_pooled(url)), bound)
+        except TimeoutError:
+            raise BrowserError(f"browser: no answer within {bound:.0f}s (Chromium wedged?): {url}") from None
 
     async def _render_pooled(self, url: str) -> Rendered:
         await self._sem.acquire()

@@ -90,7 +90,7 @@ def crawl(tmp_path_factory):
     with SimWebProcess(str(reg), seed=2023, truth_path=str(tmp / "truth.json"), faults="full") as web:
         cmd = [WINDVANE, "crawl", "--registry", str(reg), "--proxy", web.proxy_url, "--store", str(db),
                "--campaign", "t", "--json", "--quiet", "--timeout", "6", "--as-of", "2023-10-31",
-               "--delay", "0"]
+               "--delay", "0", "--workers", "1"]  # one process: the Chromium killed is the one crawling
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         killed = None
         deadline = time.monotonic() + 60
