@@ -238,8 +238,13 @@ class BrowserPool:
             asyncio.ensure_future(_close_quietly(page))
 
     async def cookies_for(self, url: str) -> dict[str, str]:
-        """The context's cookies that a request to ``url`` would carry."""
-        return await self._on_own_loop(self._cookies_for(url))
+        """The context's cookies that a request to ``url`` would carry (none if Chromium does not answer:
+        a browser killed at that moment must not stall the crawl)."""
+        try:
+            return await asyncio.wait_for(self._on_own_loop(self._cookies_for(url)), LAUNCH_TIMEOUT)
+        except TimeoutError:
+            logger.warning("browser: no cookies from Chromium within %.0fs for %s", LAUNCH_TIMEOUT, url)
+            return {}
 
     async def _cookies_for(self, url: str) -> dict[str, str]:
         if self._context is None:
