@@ -221,14 +221,6 @@ def staleness(conn: sqlite3.Connection, campaign: str, rules: list[Any]) -> str 
     return "; ".join(why) or None
 
 
-def forget(conn: sqlite3.Connection, campaign: str) -> None:
-    """Drop what was remembered, so the next extraction is a full one (e.g. after a failed run)."""
-    ensure_tables(conn)
-    with conn:
-        for table in ("extract_state", "extract_rules", "extract_pages"):
-            conn.execute(f"DELETE FROM {table} WHERE campaign = ?", [campaign])
-
-
 # --- the prefilter -----------------------------------------------------------------------------
 # A rule's requirement is a set of (haystack, word) pairs one of which a page must show for the rule
 # to match: haystack "text" (visible text, title, h1, meta values), "labels" (every link's label) or
