@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from extractors.document import TargetNames
-from extractors.engine import Context, PageDoc, parse_html, parse_text, run_rule
+from extractors.engine import Context, PageDoc, parse_html, parse_json, parse_text, run_rule
 from extractors.rules import Example, Rule, RuleError, load_rules
 
 MUNICIPALITIES = ("北京市", "上海市", "天津市", "重庆市")
@@ -24,7 +24,10 @@ def target_from_name(name: str) -> TargetNames:
 
 
 def example_page(ex: Example) -> PageDoc:
-    page = parse_html(ex.content, ex.url) if ex.is_html else parse_text(ex.content, ex.url)
+    if ex.is_json:
+        page = parse_json(ex.content, ex.url)
+    else:
+        page = parse_html(ex.content, ex.url) if ex.is_html else parse_text(ex.content, ex.url)
     if ex.page:
         page.info = dict(ex.page)
     return page
@@ -52,6 +55,12 @@ def check_rules(folder: Path) -> tuple[bool, str]:
         for ex in rule.examples:
             n_examples += 1
             found = run_example(rule, ex)
+            if rule.tiers is not None:  # graded: a finding below the first tier (0 points) is no match
+                found = [f for f in found if f.points > 0]
+            best = max((f.points for f in found), default=None)
+            if ex.points is not None and ex.expect and found and best != ex.points:
+                failures.append(f"{ex.source}: {rule.id}: example should be worth {ex.points:g} points "
+                                f"but gave {best:g}")
             if ex.expect and not found:
                 failures.append(f"{ex.source}: {rule.id}: example should match but gave no finding")
             elif not ex.expect and found:

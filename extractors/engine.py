@@ -82,7 +82,7 @@ class PageDoc:
     segments: list[Segment]
     meta: dict[str, str] = field(default_factory=dict)  # <meta name=... content=...>, names lower-cased
     h1: list[str] = field(default_factory=list)
-    kind: str = "html"  # "html" | "text"
+    kind: str = "html"  # "html" | "text" | "json"
     root: Any = None  # the lxml tree (HTML pages), for CSS selectors
     info: dict = field(default_factory=dict)  # what the crawl stored: status, headers, depth, kind, requested_url
     spans: dict = field(default_factory=dict)  # element of ``root`` -> its (start, end) in ``text``
@@ -92,6 +92,7 @@ class PageDoc:
 
     _host: str | None = None
     _present: dict = field(default_factory=dict)
+    data: Any = None  # a JSON page's parsed value (``parse_json``), read by the json matcher
 
     @property
     def host(self) -> str:
@@ -127,7 +128,7 @@ class PageDoc:
         """The policy-document metadata of this page, or None if it is not one (computed once)."""
         if not self._doc_done:
             from extractors.document import read_document
-            self._doc = read_document(self)
+            self._doc = read_document(self) if self.kind != "json" else None
             self._doc_done = True
         return self._doc
 
@@ -465,6 +466,38 @@ def parse_text(text: str, url: str = "") -> PageDoc:
     return PageDoc(url, first[:200], out, [], segments, {}, [], "text")
 
 
+def parse_json(text: str, url: str = "") -> PageDoc:
+    """A stored JSON API response (a dataset or service list a page's scripts fetch): ``data`` is
+    the parsed value (None when the body is not JSON), ``text`` the body as stored, so evidence
+    offsets point into the response. Only the json, url, http and page matchers read such a page:
+    text, link, css and document matchers find nothing in it (it is no page a citizen reads)."""
+    import json
+
+    body = text.lstrip("\ufeff")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+        # JSONP (callback({...});), which some catalogue APIs still answer with
+        m = re.match(r"\s*[\w$.]+\s*\((.*)\)\s*;?\s*$", body, re.S)
+        if m:
+            try:
+                data = json.loads(m.group(1))
+            except ValueError:
+                data = None
+    page = PageDoc(url, "", body, [], [], {}, [], "json")
+    page.data = data
+    return page
+
+
+def looks_like_json(text: str, content_type: str | None = None) -> bool:
+    """A body to read as JSON: a JSON content type, or a body that starts like a JSON object/array."""
+    if content_type and "json" in content_type.lower():
+        return True
+    head = text.lstrip("\ufeff \t\r\n")[:1]
+    return head in ("{", "[")
+
+
 def visible_text(html: str) -> str:
     """The visible text of an HTML page that evidence offsets refer to."""
     return parse_html(html).text
@@ -507,8 +540,12 @@ def run_rule(rule: Rule, page: PageDoc, ctx: Context) -> list[Finding]:
         if h.start in seen:  # one finding per start offset (the store's unique key)
             continue
         seen.add(h.start)
-        out.append(Finding(rule.leaf_id, rule.id, rule.version, rule.points, h.snippet, h.start, h.end,
-                           dict(h.values), dict(h.checks)))
+        values = dict(h.values)
+        points = rule.points
+        if rule.tiers is not None:  # graded by a number the hit carries (rules/…: tiers)
+            points, values["tier"] = rule.tiers.grade(values)
+        out.append(Finding(rule.leaf_id, rule.id, rule.version, points, h.snippet, h.start, h.end,
+                           values, dict(h.checks)))
     return out
 
 

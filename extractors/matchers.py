@@ -159,6 +159,8 @@ class TextMatcher(Matcher):
         self.words = register_literals(required_literals(self.pattern))
 
     def evaluate(self, page: PageDoc, ctx: Context) -> list[Hit]:
+        if page.kind == "json":  # an API response is read by the json matcher, not as prose
+            return []
         if self.words is not None and not page.has_any(self.where, self.words):
             return []
         text = page.text if self.where == "text" else page.title
@@ -184,11 +186,13 @@ class TextMatcher(Matcher):
                 if best is None:
                     continue
                 s, e = min(s, best[1].start()), max(e, best[1].end())
+            # named groups are values: (?P<number>…) gives the number a rule's tiers grade
+            named = {k: v for k, v in m.groupdict().items() if v is not None}
             if self.where == "title":
-                out.append(Hit(text[s:e], 0, 0, {"match": m.group(0), "in": "title"}))
+                out.append(Hit(text[s:e], 0, 0, {"match": m.group(0), "in": "title", **named}))
             else:
                 out.append(Hit(text[s:e], s, e, {"match": m.group(0),
-                                                  "context": text[max(0, s - 40):e + 40]}))
+                                                  "context": text[max(0, s - 40):e + 40], **named}))
         return out
 
 

@@ -23,8 +23,10 @@ import jsonschema
 import yaml
 
 import extractors.matchers_dates  # noqa: F401  (registers the reply_times matcher)
+import extractors.matchers_platform  # noqa: F401  (registers the elements, share and of_target matchers)
 from extractors import site_rules  # noqa: F401  (registers css, page, http, doc_field and site matchers)
 from extractors.matchers import Matcher, MatchError, build
+from extractors.matchers_json import Tiers
 from extractors.model import Node, Tree
 
 ENGINE_VERSION = "1"  # bump when matcher semantics change, so rule versions change with them
@@ -45,6 +47,8 @@ class Example:
     as_of: str | None = None
     source: str = ""  # file:line
     page: dict | None = None  # what the crawl would have stored: status, headers, depth, kind, requested_url
+    is_json: bool = False  # a stored JSON API response (``json:`` in the rule file)
+    points: float | None = None  # the points its best finding must be worth (graded rules)
 
 
 @dataclass
@@ -58,6 +62,7 @@ class Rule:
     version: str
     examples: list[Example] = field(default_factory=list)
     source: str = ""
+    tiers: Tiers | None = None  # points graded by a number the finding carries (``tiers:``)
 
 
 @dataclass
@@ -79,8 +84,11 @@ class RuleSet:
 
 
 def rule_version(leaf_id: str, spec: dict) -> str:
-    canonical = json.dumps({"engine": ENGINE_VERSION, "leaf": leaf_id, "id": spec.get("id"),
-                            "points": spec.get("points"), "match": spec.get("match")},
+    form = {"engine": ENGINE_VERSION, "leaf": leaf_id, "id": spec.get("id"), "points": spec.get("points"),
+            "match": spec.get("match")}
+    if spec.get("tiers") is not None:  # graded points are part of what a rule finds
+        form["tiers"] = spec["tiers"]
+    canonical = json.dumps(form,
                            sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
@@ -198,9 +206,11 @@ def _examples(rule_spec: dict, rpath: tuple, lines: _Lines) -> list[Example]:
                 out.append(Example(expect, item, "<" in item and ">" in item, source=src))
             else:
                 is_html = "html" in item
-                out.append(Example(expect, item.get("html") if is_html else item.get("text", ""), is_html,
+                content = item.get("html") if is_html else item.get("json", item.get("text", ""))
+                out.append(Example(expect, content, is_html,
                                    item.get("url") or "https://www.example.gov.cn/", item.get("target"),
-                                   item.get("as_of"), src, item.get("page")))
+                                   item.get("as_of"), src, item.get("page"), "json" in item,
+                                   None if item.get("points") is None else float(item["points"])))
     return out
 
 
@@ -285,8 +295,15 @@ def load_rules(folder: Path) -> RuleSet:
             except MatchError as e:
                 errors.append(f"{lines.where(rpath + ('match',) + e.path)}: {e.reason}")
                 continue
+            tiers = None
+            if rs.get("tiers") is not None:
+                try:
+                    tiers = Tiers.build(rs["tiers"], (), float(rs["points"]))
+                except MatchError as e:
+                    errors.append(f"{lines.where(rpath + ('tiers',) + e.path)}: {e.reason}")
+                    continue
             rule = Rule(rid, leaf_id, float(rs["points"]), rs["description"].strip(), matcher, rs,
-                        rule_version(leaf_id, rs), _examples(rs, rpath, lines), lines.where(rpath))
+                        rule_version(leaf_id, rs), _examples(rs, rpath, lines), lines.where(rpath), tiers)
             node.rules.append(rule)
             rules.append(rule)
         leaves[leaf_id] = node

@@ -22,7 +22,16 @@ from evidence.coverage import replace_not_evaluated, site_rule_gates
 from evidence.store import Store, now_iso
 from evidence.warc import read_record
 from extractors.document import TargetNames
-from extractors.engine import DEFAULT_AS_OF, Context, PageDoc, decode_body, parse_html, parse_text, run_rule
+from extractors.engine import (
+    DEFAULT_AS_OF,
+    Context,
+    PageDoc,
+    decode_body,
+    parse_html,
+    parse_json,
+    parse_text,
+    run_rule,
+)
 from extractors.matchers import AllMatcher, AnyMatcher, NotMatcher
 from extractors.rules import RuleSet
 from extractors.site_rules import HttpMatcher, PageMatcher, is_site_rule, page_info, run_site_rule
@@ -50,7 +59,9 @@ def read_body(store: Store, campaign: str, row: dict, warc_dir=None) -> tuple[st
     if row.get("kind") == "attachment":  # PDF/DOC/DOCX: the text the crawler extracted, never the binary
         return (row["text"], False) if row.get("text") else None
     is_html = not ctype or any(t in ctype for t in _HTML_TYPES)
-    if is_html and row.get("warc_file") and row.get("warc_offset") is not None:
+    is_json = is_json_row(row)  # an API response: read from its WARC record too, parsed as JSON
+    is_html = is_html and not is_json
+    if (is_html or is_json) and row.get("warc_file") and row.get("warc_offset") is not None:
         try:
             folder = warc_dir or store.campaign_dir(campaign) / "warc"
             # a page the browser rendered is read as rendered (the raw record is the script shell)
@@ -61,7 +72,7 @@ def read_body(store: Store, campaign: str, row: dict, warc_dir=None) -> tuple[st
             # the rendered DOM was serialised as UTF-8 whatever the raw page's encoding was
             enc = "utf-8" if offset != row["warc_offset"] else row.get("encoding")
             text, _enc = decode_body(body, ct, enc)
-            return text, True
+            return text, is_html
         except (OSError, ValueError):
             pass  # fall back to the stored text
     text = row.get("text")
@@ -71,9 +82,16 @@ def read_body(store: Store, campaign: str, row: dict, warc_dir=None) -> tuple[st
     return (text, False) if text else None
 
 
+def is_json_row(row: dict) -> bool:
+    """A stored JSON API response (content type …json, or the crawl's kind ``json``)."""
+    return row.get("kind") == "json" or "json" in (row.get("content_type") or "").lower()
+
+
 def parse_body(row: dict, body: tuple[str, bool]) -> PageDoc:
     url = row.get("final_url") or row.get("url") or ""
     text, is_html = body
+    if not is_html and is_json_row(row):
+        return parse_json(text, url)
     if is_html:
         return parse_html(text, url)
     doc = parse_text(text, url)

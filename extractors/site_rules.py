@@ -453,6 +453,9 @@ def run_site_rule(rule: Any, records: list[PageRecord], ctx: Context) -> list[Si
         if (key, h.start) in seen:
             continue
         seen.add((key, h.start))
-        out.append(SiteFinding(key, rule.leaf_id, rule.id, rule.version, rule.points, h.snippet, h.start, h.end,
-                               dict(h.values), dict(h.checks)))
+        values, points = dict(h.values), rule.points
+        if getattr(rule, "tiers", None) is not None:  # graded by a number (extractors.matchers_json.Tiers)
+            points, values["tier"] = rule.tiers.grade(values)
+        out.append(SiteFinding(key, rule.leaf_id, rule.id, rule.version, points, h.snippet, h.start, h.end,
+                               values, dict(h.checks)))
     return out

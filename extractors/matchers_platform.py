@@ -1,0 +1,236 @@
+"""Matchers for the platforms beside a portal: service-guide elements, shares over a site's
+sampled items, and whose platform a page is.
+
+``elements``  a page laid out as labelled fields (a 办事指南: 事项名称, 设定依据, 申请材料, 办理时限,
+              收费标准, 办理地点, 咨询电话, 在线办理 …): ``labels`` maps each element's name to a regex
+              on its label. A label is a text segment of its own (a table cell, a ``<dt>``, a
+              ``<span>``/``<b>``/``<label>``, a ``<div>``), spaces inside it ignored, with or
+              without a trailing colon, followed by a value (the next segment, or the rest of the
+              segment after ``：``) that is not itself a label and not ``empty`` (a regex for
+              placeholder values, e.g. ``'^(暂无|待补充|-)$'``). The page is a hit when at least
+              ``min_present`` elements are present; the hit carries ``total`` (the elements asked),
+              ``matched`` (those present), ``share`` and ``elements`` ({name: present}).
+``share``     a site aggregate over items: ``of`` finds the items on each page (a page with a hit is
+              one item; a hit carrying ``total``/``matched``, as a json aggregate or ``elements``
+              does, counts as that many units with so many passing), ``where`` (optional) decides
+              whether a page item passes. Fires when the site has at least ``min_items`` units;
+              the hit carries ``number`` (= ``share``, what tiers grade), ``total``, ``matched``,
+              ``pages`` and, for ``elements`` items, ``each`` (the share of items with each element).
+              It reports on the first ``report_pages`` item pages (default 5) in crawl order.
+``of_target`` the page is the target's own (not another city's branch of a shared provincial
+              platform): the page title (else its ``<h1>``, or the site-name ``<meta>``) names
+              the target government, and names no other government at or below its level (a
+              city's page may name its province). A page naming no government passes as
+              ``"unknown"``; without a target (rule examples, ``inspect`` without ``--target``)
+              it passes as ``"not_evaluated"``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from extractors.document import short_name
+from extractors.engine import Context, PageDoc
+from extractors.matchers import KINDS, LEAF_KINDS, Hit, Matcher, MatchError, build, compile_regex
+from extractors.matchers_json import to_number
+
+_SPACE = re.compile(r"[\s\u3000\xa0]+")
+_COLON = re.compile(r"^(.{1,16}?)\s*[:：]\s*(.*)$", re.S)
+
+
+class ElementsMatcher(Matcher):
+    FIELDS = {"labels", "min_present", "empty"}
+
+    def __init__(self, spec: dict, path: tuple):
+        labels = spec.get("labels")
+        if not isinstance(labels, dict) or not labels:
+            raise MatchError(path + ("labels",), "elements needs labels: {name: regex on the label, …}")
+        self.labels = {str(k): compile_regex(f"(?:{v})", path + ("labels", k)) for k, v in labels.items()
+                       if isinstance(v, str)}
+        if len(self.labels) != len(labels):
+            raise MatchError(path + ("labels",), "each label is a regular expression string")
+        self.min_present = int(spec.get("min_present", 1))
+        self.empty = compile_regex(spec.get("empty"), path + ("empty",))
+
+    def _label(self, s: str) -> str | None:
+        key = _SPACE.sub("", s).rstrip(":：")
+        for name, rx in self.labels.items():
+            if rx.fullmatch(key):  # type: ignore[union-attr]
+                return name
+        return None
+
+    def _is_label(self, s: str) -> bool:
+        if self._label(s) is not None:
+            return True
+        m = _COLON.match(s)
+        return bool(m) and self._label(m.group(1)) is not None
+
+    def _value_ok(self, v: str) -> bool:
+        v = v.strip()
+        return bool(v) and not (self.empty is not None and self.empty.search(v))
+
+    def evaluate(self, page: PageDoc, ctx: Context) -> list[Hit]:
+        if page.kind == "json" or not page.segments:
+            return []
+        segs = page.segments
+        present: dict[str, bool] = dict.fromkeys(self.labels, False)
+        first: int | None = None
+        for i, seg in enumerate(segs):
+            name = self._label(seg.text)
+            value = ""
+            if name is None:
+                m = _COLON.match(seg.text)
+                if m:
+                    name = self._label(m.group(1))
+                    value = m.group(2)
+            if name is not None and not value.strip():  # a label of its own: the value is the next segment
+                nxt = segs[i + 1].text if i + 1 < len(segs) else ""
+                value = "" if self._is_label(nxt) else nxt
+            if name is None or present[name] or not self._value_ok(value):
+                continue
+            present[name] = True
+            first = seg.start if first is None else first
+        n = sum(present.values())
+        if n < self.min_present or n == 0:
+            return []
+        start = first or 0
+        snippet = "、".join(k for k, v in present.items() if v)
+        return [Hit(f"{n}/{len(present)}: {snippet}", start, start,
+                    {"total": len(present), "matched": n, "share": round(n / len(present), 4),
+                     "number": round(n / len(present), 4), "elements": present})]
+
+
+@dataclass
+class ShareRecord:
+    key: Any
+    url: str
+    total: int = 0
+    matched: int = 0
+    hit: Hit | None = None
+    elements: dict = field(default_factory=dict)  # name -> items with it
+
+
+class ShareMatcher(Matcher):
+    """A site aggregate: the share of a site's items that pass (``collect`` per page, ``finish`` per site)."""
+
+    FIELDS = {"of", "where", "min_items", "at_least", "report_pages"}
+    site_level = True
+
+    def __init__(self, spec: dict, path: tuple):
+        if spec.get("of") is None:
+            raise MatchError(path, "a share needs 'of' (the matcher finding the items)")
+        self.of = build(spec["of"], path + ("of",))
+        self.where = build(spec["where"], path + ("where",)) if spec.get("where") is not None else None
+        self.min_items = int(spec.get("min_items", 1))
+        self.at_least = to_number(spec.get("at_least")) if spec.get("at_least") is not None else None
+        self.report_pages = int(spec.get("report_pages", 5))
+
+    def collect(self, page: PageDoc, ctx: Context, key: Any = None) -> ShareRecord:
+        rec = ShareRecord(key, page.url)
+        if not page.text and page.data is None:  # a failed page: no items
+            return rec
+        hits = self.of.evaluate(page, ctx)
+        if not hits:
+            return rec
+        rec.hit = hits[0]
+        if self.where is not None:
+            rec.total = 1
+            rec.matched = 1 if self.where.evaluate(page, ctx) else 0
+            return rec
+        for h in hits:
+            t, m = h.values.get("total"), h.values.get("matched")
+            if isinstance(t, int) and isinstance(m, int):
+                rec.total += t
+                rec.matched += m
+            else:
+                rec.total += 1
+                rec.matched += 1
+            for name, ok in (h.values.get("elements") or {}).items():
+                rec.elements[name] = rec.elements.get(name, 0) + (1 if ok else 0)
+        return rec
+
+    def finish(self, records: list[ShareRecord], ctx: Context) -> list[tuple[Any, Hit]]:
+        items = [r for r in records if r.total]
+        total = sum(r.total for r in items)
+        if not total or total < self.min_items:
+            return []
+        matched = sum(r.matched for r in items)
+        share = round(matched / total, 4)
+        if self.at_least is not None and share < self.at_least:
+            return []
+        values: dict[str, Any] = {"number": share, "share": share, "total": total, "matched": matched,
+                                  "pages": len(items)}
+        names: dict[str, int] = {}
+        for r in items:
+            for name, k in r.elements.items():
+                names[name] = names.get(name, 0) + k
+        if names:
+            values["each"] = {name: round(k / len(items), 4) for name, k in names.items()}
+        out = []
+        for r in items[:self.report_pages]:
+            h = r.hit or Hit(r.url, 0, 0)
+            out.append((r.key, Hit(h.snippet, h.start, h.end, {**values, "item": {"total": r.total,
+                                                                                  "matched": r.matched}})))
+        return out
+
+    def evaluate(self, page: PageDoc, ctx: Context) -> list[Hit]:
+        """A single page is a site of one page (``inspect``, rule examples)."""
+        return [h for _k, h in self.finish([self.collect(page, ctx)], ctx)]
+
+
+_PROVINCE_LEVEL = ("北京市", "上海市", "天津市", "重庆市")
+
+
+def _province_level(name: str) -> bool:
+    return name.endswith(("省", "自治区", "兵团")) or name in _PROVINCE_LEVEL
+
+
+class OfTargetMatcher(Matcher):
+    FIELDS = {"zone"}
+
+    def __init__(self, spec: dict, path: tuple):
+        self.zone = spec.get("zone", "title")
+        if self.zone not in ("title",):
+            raise MatchError(path + ("zone",), "zone must be title (the page title, else its h1 or site-name meta)")
+
+    @staticmethod
+    def _zone(page: PageDoc) -> str:
+        bits = [page.title or ""]
+        for k in ("sitename", "site_name", "og:site_name", "apple-mobile-web-app-title"):
+            if page.meta.get(k):
+                bits.append(page.meta[k])
+        bits += page.h1[:1]
+        return _SPACE.sub("", " ".join(bits))
+
+    def evaluate(self, page: PageDoc, ctx: Context) -> list[Hit]:
+        if ctx.target is None:
+            return [Hit(page.title or page.url, 0, 0, {}, {"of_target": "not_evaluated"})]
+        zone = self._zone(page)
+        t = ctx.target
+        short = short_name(t.name_zh)
+        masked = zone
+        others = sorted((o for o in t.others if o and o != t.name_zh), key=len, reverse=True)
+        for o in others:  # 吉林省 on a 吉林市 check: another name containing ours is that other one
+            if short in o:
+                masked = masked.replace(o, "#" * len(o))
+        named = t.name_zh in masked or (len(short) >= 2 and short in masked)
+        rivals = [o for o in others if o in zone and short not in o
+                  and not (t.level == "city" and _province_level(o))]
+        if rivals:
+            return []
+        if not named:
+            if any(o in zone for o in others):
+                return []  # names a government, and not ours
+            return [Hit(page.title or page.url, 0, 0, {}, {"of_target": "unknown"})]
+        return [Hit(page.title or page.url, 0, 0, {"names": t.name_zh}, {"of_target": True})]
+
+
+def register() -> None:
+    for name, cls in (("elements", ElementsMatcher), ("share", ShareMatcher), ("of_target", OfTargetMatcher)):
+        LEAF_KINDS[name] = cls
+        KINDS.add(name)
+
+
+register()
