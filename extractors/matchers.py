@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from extractors.body import in_body
-from extractors.engine import Context, PageDoc, register_literals, required_literals
+from extractors.engine import Context, PageDoc, parse_date, register_literals, required_literals
 
 ARTICLE_PATH = re.compile(
     r"/art/\d{4}/|/art_\d+|/t\d{8}_\d+|/content/post_\d+|/\d{6}/t\d+|content_\d{3,}|/\d{4}-\d{2}/\d{2}/"
@@ -141,7 +141,8 @@ def is_article(link: object) -> bool:
 
 
 class TextMatcher(Matcher):
-    FIELDS = {"pattern", "near", "window", "not_near", "not_near_window", "in", "not_in_link", "not_in_body"}
+    FIELDS = {"pattern", "near", "window", "not_near", "not_near_window", "in", "not_in_link", "not_in_body",
+              "within_days"}
 
     def __init__(self, spec: dict, path: tuple):
         self.pattern = compile_regex(spec.get("pattern"), path + ("pattern",))
@@ -156,6 +157,10 @@ class TextMatcher(Matcher):
         self.where = spec.get("in", "text")
         if self.where not in ("text", "title"):
             raise MatchError(path + ("in",), f"'in' must be text or title, not {self.where!r}")
+        # a date the pattern captures as (?P<date>…) must be on or before the as-of date, at most so many days
+        self.within_days = spec.get("within_days")
+        if self.within_days is not None and "date" not in self.pattern.groupindex:
+            raise MatchError(path + ("within_days",), "'within_days' needs a (?P<date>…) group in the pattern")
         self.words = register_literals(required_literals(self.pattern))
 
     def evaluate(self, page: PageDoc, ctx: Context) -> list[Hit]:
@@ -188,6 +193,10 @@ class TextMatcher(Matcher):
                 s, e = min(s, best[1].start()), max(e, best[1].end())
             # named groups are values: (?P<number>…) gives the number a rule's tiers grade
             named = {k: v for k, v in m.groupdict().items() if v is not None}
+            if self.within_days is not None:
+                d = parse_date(named.get("date"))
+                if d is None or d > ctx.as_of or (ctx.as_of - d).days > int(self.within_days):
+                    continue
             if self.where == "title":
                 out.append(Hit(text[s:e], 0, 0, {"match": m.group(0), "in": "title", **named}))
             else:

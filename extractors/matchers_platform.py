@@ -37,6 +37,7 @@ from extractors.matchers import KINDS, LEAF_KINDS, Hit, Matcher, MatchError, bui
 from extractors.matchers_json import to_number
 
 _SPACE = re.compile(r"[\s\u3000\xa0]+")
+_ENUM = re.compile(r"^(?:\d{1,2}|[一二三四五六七八九十]{1,3})[.、．)）]")  # 1. / 三、 before a label
 _COLON = re.compile(r"^(.{1,16}?)\s*[:：]\s*(.*)$", re.S)
 
 
@@ -55,7 +56,7 @@ class ElementsMatcher(Matcher):
         self.empty = compile_regex(spec.get("empty"), path + ("empty",))
 
     def _label(self, s: str) -> str | None:
-        key = _SPACE.sub("", s).rstrip(":：")
+        key = _ENUM.sub("", _SPACE.sub("", s).rstrip(":：")).strip("【】[]〔〕")
         for name, rx in self.labels.items():
             if rx.fullmatch(key):  # type: ignore[union-attr]
                 return name
@@ -184,7 +185,7 @@ _PROVINCE_LEVEL = ("北京市", "上海市", "天津市", "重庆市")
 
 
 def _province_level(name: str) -> bool:
-    return name.endswith(("省", "自治区", "兵团")) or name in _PROVINCE_LEVEL
+    return name.endswith(("省", "自治区", "兵团")) or name.endswith(_PROVINCE_LEVEL)
 
 
 class OfTargetMatcher(Matcher):
@@ -216,15 +217,23 @@ class OfTargetMatcher(Matcher):
             if short in o:
                 masked = masked.replace(o, "#" * len(o))
         named = t.name_zh in masked or (len(short) >= 2 and short in masked)
-        rivals = [o for o in others if o in zone and short not in o
-                  and not (t.level == "city" and _province_level(o))]
+        # other governments the zone names: the registry's, and any 某某市 / 某某省 written there
+        names = {o for o in others if o in zone and short not in o}
+        for m in _GOV_NAME.finditer(masked):
+            n = m.group(0)
+            if n.endswith(_NOT_PLACES) or n.endswith(t.name_zh) or (len(short) >= 2 and short in n):
+                continue
+            names.add(n)
+        rivals = sorted(n for n in names if not (t.level == "city" and _province_level(n)))
         if rivals:
             return []
         if not named:
-            if any(o in zone for o in others):
-                return []  # names a government, and not ours
             return [Hit(page.title or page.url, 0, 0, {}, {"of_target": "unknown"})]
         return [Hit(page.title or page.url, 0, 0, {"names": t.name_zh}, {"of_target": True})]
+
+
+_GOV_NAME = re.compile(r"[\u4e00-\u9fff]{1,7}?(?:自治区|省|市)")
+_NOT_PLACES = ("城市", "都市", "超市", "门市", "上市", "夜市", "集市", "股市", "楼市", "互市", "街市", "车市", "房市")
 
 
 def register() -> None:
