@@ -305,3 +305,357 @@ def onclick_links(root: Any) -> list[str]:
     """URLs named only by event handlers (``onclick``, ``javascript:`` hrefs, ``data-url`` on a
     clickable element): the one reading the rules use too (:func:`evidence.links.handler_links`)."""
     return handler_links(root)
+
+
+# --- JSON APIs that scripts fetch -----------------------------------------------------------------
+# Platforms (service portals, open-data catalogues) render their lists from JSON APIs their scripts
+# fetch: ``fetch('/api/…')``, ``$.ajax({url: …})``, ``$.get/getJSON/post``, ``axios.get/post``,
+# ``axios({url, method})``, ``xhr.open('GET', …)`` and ``data-api`` attributes that a site-wide
+# script reads. ``api_calls(root, url)`` finds them in a page's inline scripts and attributes,
+# ``api_calls_in_script(js, url)`` in one script's text (an external script is read the same way,
+# its URLs resolved against the page that loads it); ``next_page`` and ``list_done`` follow a
+# list API's pagination a bounded number of times (crawlers/spider.py).
+PAGE_PARAMS = ("page", "pageno", "pagenum", "pageindex", "currentpage", "curpage", "current", "pn", "page_no",
+               "page_num", "page_index", "pagenumber", "p")
+_SIZE_PARAMS = ("pagesize", "page_size", "size", "rows", "limit", "per_page", "perpage", "pagecount_")
+_TOTAL_KEYS = ("total", "totalcount", "total_count", "totalelements", "recordstotal", "totalrecords", "totalnum",
+               "count", "totalsize")
+_PAGES_KEYS = ("totalpages", "total_pages", "pages", "pagecount", "page_count", "totalpage", "total_page")
+_LISTY = re.compile(r"list|search|query|page|catalog|dataset|items|find", re.I)
+_API_ATTRS = ("data-api", "data-api-url", "data-list-api", "data-source-url")
+def _q(n: int = 1) -> str:
+    """A string literal whose quote is group ``n`` and text group ``n + 1``."""
+    return rf"(['\"`])((?:(?!\{n})[^\\\n]|\\.){{1,400}})\{n}"
+
+
+_Q = _q(1)
+_FETCH = re.compile(r"\bfetch\s*\(\s*" + _Q)
+_AJAX_OBJ = re.compile(r"(?:\$|\bjQuery|\baxios)\s*(?:\.\s*ajax\s*)?\(\s*\{")
+_AJAX_URL_FIRST = re.compile(r"(?:\$|\bjQuery)\s*\.\s*ajax\s*\(\s*" + _Q)
+_SHORT = re.compile(r"(?:\$|\bjQuery|\baxios)\s*\.\s*(get|getJSON|post)\s*\(\s*" + _q(2), re.I)
+_XHR_OPEN = re.compile(r"\.\s*open\s*\(\s*(['\"])(GET|POST)\1\s*,\s*" + _q(3), re.I)
+_FIELD = r"['\"]?\b{name}['\"]?\s*:\s*"
+_PAIR = re.compile(r"['\"]?([A-Za-z_$][\w$-]*)['\"]?\s*:\s*(" + r"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"|"
+                   r"-?\d+(?:\.\d+)?\b|true\b|false\b|null\b|[A-Za-z_$][\w$.]*)")
+_TEMPLATE = re.compile(r"\$\{[^}]*\}")
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """A JSON API request a page's scripts make: method, absolute URL, JSON body (POST), pagination."""
+
+    method: str  # GET | POST
+    url: str
+    body: str | None = None  # JSON text of a POST
+    page_param: str | None = None  # the query or body field that pages the list, if any
+
+    @property
+    def key(self) -> str:
+        """What the archive stores the response under: the URL, and a POST's body after ``#post=``."""
+        return self.url if self.method == "GET" else f"{self.url}#post={self.body or ''}"
+
+
+def _balanced(js: str, start: int) -> str:
+    """The ``{…}`` object literal opening at ``js[start]`` (strings skipped), or '' if it does not close."""
+    depth, i, quote = 0, start, ""
+    end = min(len(js), start + 20_000)
+    while i < end:
+        ch = js[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return js[start:i + 1]
+        i += 1
+    return ""
+
+
+def _literal(v: str) -> Any:
+    """A JS literal's value; a variable (or anything else) is None."""
+    if v[:1] in "'\"":
+        return _JS_ESC.sub(_js_unescape, v[1:-1])
+    if re.fullmatch(r"-?\d+", v):
+        return int(v)
+    if re.fullmatch(r"-?\d+\.\d+", v):
+        return float(v)
+    return {"true": True, "false": False, "null": None}.get(v, _VARIABLE)
+
+
+_VARIABLE = object()
+
+
+def _object(text: str) -> dict[str, Any]:
+    """The flat fields of a JS object literal: literals as values, a variable as ``_VARIABLE``.
+
+    Only the literal's own level is read (a nested object's fields are skipped)."""
+    inner = text[1:-1] if text.startswith("{") else text
+    flat, depth = [], 0
+    for ch in inner:  # blank out nested objects and arrays
+        depth += ch in "{["
+        flat.append(ch if depth == 0 else " ")
+        depth -= ch in "}]"
+    out: dict[str, Any] = {}
+    for k, v in _PAIR.findall("".join(flat)):
+        out.setdefault(k, _literal(v))
+    return out
+
+
+def _field(obj_text: str, *names: str) -> str | None:
+    """The string literal of the first of ``names`` in an object literal's text."""
+    for name in names:
+        m = re.search(_FIELD.format(name=name) + _Q, obj_text)
+        if m:
+            return m.group(2)
+    return None
+
+
+def _page_param(params: dict[str, Any]) -> str | None:
+    return next((k for k in params if k.lower() in PAGE_PARAMS), None)
+
+
+def _with_params(url: str, params: dict[str, Any]) -> str:
+    from urllib.parse import urlencode
+    if not params:
+        return url
+    return url + ("&" if "?" in url else "?") + urlencode(params)
+
+
+def _clean_params(params: dict[str, Any]) -> dict[str, Any] | None:
+    """Literal fields kept; a variable page field starts at 1; another variable field makes the call unknown."""
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if v is _VARIABLE:
+            if k.lower() in PAGE_PARAMS:
+                out[k] = 1
+            elif k.lower() in _SIZE_PARAMS:
+                out[k] = 10
+            else:
+                continue  # a filter the page sets at run time (a keyword, a category): left out
+        elif v is not None:
+            out[k] = v
+    return out
+
+
+def _make_call(method: str, raw_url: str, base_url: str, params: dict[str, Any] | None, json_body: bool) -> ApiCall | None:
+    from urllib.parse import parse_qsl
+    url = _JS_ESC.sub(_js_unescape, raw_url.strip())
+    # a template's or a concatenation's open page value: '/api/list?page=${p}', '/api/list?pageNo=' + n
+    url = _TEMPLATE.sub("\x00", url)
+    if url.endswith("="):
+        url += "\x00"
+    try:
+        query = urlsplit(url).query
+    except ValueError:
+        return None
+    page = None
+    for k, v in parse_qsl(query, keep_blank_values=True):
+        if k.lower() in PAGE_PARAMS:
+            page = k
+            if v == "\x00":
+                url = url.replace(f"{k}=\x00", f"{k}=1")
+    if "\x00" in url or not url or url.startswith(("#", "javascript:", "data:")) or "{" in url or "<" in url:
+        return None
+    if re.search(r"\.(?:js|css|png|jpe?g|gif|svg|ico|woff2?|html?)(?:[?#]|$)", url.split("?")[0] + "?", re.I):
+        return None  # a script, a style, an image or a page is no JSON API
+    absolute = urljoin(base_url, url)
+    if not absolute.lower().startswith(("http://", "https://")):
+        return None
+    params = _clean_params(params or {}) or {}
+    if method == "POST":
+        if not json_body or not params or not _LISTY.search(urlsplit(absolute).path):
+            return None  # a POST is made only to a list/search endpoint whose JSON body the script gives
+        import json
+        return ApiCall("POST", absolute, json.dumps(params, ensure_ascii=False, sort_keys=True), _page_param(params))
+    return ApiCall("GET", _with_params(absolute, params), None, page or _page_param(params))
+
+
+def api_calls_in_script(js: str, base_url: str) -> list[ApiCall]:
+    """The JSON API calls a script's text makes (see above), resolved against the page ``base_url``."""
+    js = js[:_MAX_SCRIPT]
+    out: list[ApiCall] = []
+
+    def add(c: ApiCall | None) -> None:
+        if c is not None and c not in out:
+            out.append(c)
+
+    def options(at: int) -> str:
+        m = re.match(r"\s*,\s*\{", js[at:at + 200])
+        return _balanced(js, at + m.end() - 1) if m else ""
+
+    def body_of(opts: str) -> tuple[dict[str, Any] | None, bool]:
+        m = re.search(r"\b(?:body|data)\s*:\s*JSON\s*\.\s*stringify\s*\(\s*\{", opts)
+        if m:
+            return _object(_balanced(opts, m.end() - 1)), True
+        m = re.search(r"\b(?:data|params)\s*:\s*\{", opts)
+        if m:
+            return _object(_balanced(opts, m.end() - 1)), "json" in (_field(opts, "contentType") or "").lower()
+        return None, False
+
+    for m in _FETCH.finditer(js):
+        opts = options(m.end())
+        method = (_field(opts, "method") or "GET").upper() if opts else "GET"
+        body, is_json = body_of(opts) if opts else (None, False)
+        add(_make_call(method, m.group(2), base_url, body if method == "POST" else None, is_json or method == "POST"))
+    for m in _AJAX_OBJ.finditer(js):
+        obj = _balanced(js, m.end() - 1)
+        url = _field(obj, "url")
+        if not url:
+            continue
+        method = (_field(obj, "type", "method") or "GET").upper()
+        body, is_json = body_of(obj)
+        add(_make_call(method, url, base_url, body, is_json))
+    for m in _AJAX_URL_FIRST.finditer(js):
+        opts = options(m.end())
+        method = (_field(opts, "type", "method") or "GET").upper() if opts else "GET"
+        body, is_json = body_of(opts) if opts else (None, False)
+        add(_make_call(method, m.group(2), base_url, body, is_json))
+    for m in _SHORT.finditer(js):
+        verb = m.group(1).lower()
+        rest = js[m.end():m.end() + 2000]
+        params: dict[str, Any] | None = None
+        is_json = False
+        a = re.match(r"\s*,\s*(JSON\s*\.\s*stringify\s*\(\s*)?\{", rest)
+        if a:
+            inner = _balanced(rest, a.end() - 1)
+            if verb != "post" and re.match(r"\{\s*params\s*:\s*\{", inner):  # axios.get(url, {params: {...}})
+                inner = _balanced(inner, inner.index("{", 1))
+            params = _object(inner)
+            is_json = bool(a.group(1)) or m.group(0).lstrip().startswith("axios")
+        add(_make_call("POST" if verb == "post" else "GET", m.group(3), base_url, params, is_json))
+    for m in _XHR_OPEN.finditer(js):
+        add(_make_call(m.group(2).upper(), m.group(4), base_url, None, False))
+    return out
+
+
+def api_calls(root: Any, base_url: str) -> list[ApiCall]:
+    """The JSON API calls of a parsed page: its inline scripts and its ``data-api`` attributes."""
+    out: list[ApiCall] = []
+    for js in _inline_scripts(root):
+        for c in api_calls_in_script(js, base_url):
+            if c not in out:
+                out.append(c)
+    for attr in _API_ATTRS:
+        for el in root.xpath(f"//*[@{attr}]"):
+            c = _make_call("GET", el.get(attr) or "", base_url, None, False)
+            if c is not None and c not in out:
+                out.append(c)
+    return out
+
+
+def script_sources(root: Any, base_url: str) -> list[str]:
+    """Absolute URLs of a page's external scripts, libraries (jquery, vue, axios… ``.min.js``) left out."""
+    out = []
+    for el in root.iter("script"):
+        src = (el.get("src") or "").strip()
+        if not src or re.search(r"(?:jquery|vue|react|axios|bootstrap|layui|echarts|swiper|polyfill|\.min)\b[^/]*$",
+                                src.split("?")[0], re.I):
+            continue
+        u = urljoin(base_url, src)
+        if u.lower().startswith(("http://", "https://")) and u not in out:
+            out.append(u)
+    return out
+
+
+def _lower_keys(d: dict) -> dict[str, Any]:
+    return {str(k).lower(): v for k, v in d.items()}
+
+
+def _lists(payload: Any, depth: int = 0) -> list[list]:
+    if depth > 4:
+        return []
+    if isinstance(payload, list):
+        return [payload] + [x for item in payload[:3] for x in _lists(item, depth + 1)]
+    if isinstance(payload, dict):
+        return [x for v in payload.values() for x in _lists(v, depth + 1)]
+    return []
+
+
+def _numbers(payload: Any, keys: tuple[str, ...], depth: int = 0) -> list[int]:
+    if depth > 3 or not isinstance(payload, dict):
+        return []
+    out = []
+    for k, v in _lower_keys(payload).items():
+        if k in keys and isinstance(v, int | str) and str(v).isdigit():
+            out.append(int(v))
+        elif isinstance(v, dict):
+            out += _numbers(v, keys, depth + 1)
+    return out
+
+
+def _page_of(call: ApiCall) -> tuple[int, dict[str, Any]]:
+    """(the call's page number, its parameters: the query's or the JSON body's)."""
+    import json
+    from urllib.parse import parse_qsl
+    if call.method == "POST":
+        try:
+            params = json.loads(call.body or "{}")
+        except ValueError:
+            params = {}
+    else:
+        params = dict(parse_qsl(urlsplit(call.url).query, keep_blank_values=True))
+    try:
+        page = int(params.get(call.page_param or "", 1))
+    except (TypeError, ValueError):
+        page = 1
+    return page, params
+
+
+def list_done(call: ApiCall, payload: Any) -> bool:
+    """Is a list API's response the last page? An empty list, or the totals it gives say so."""
+    lists = _lists(payload)
+    biggest = max((len(x) for x in lists), default=0)
+    if biggest == 0:
+        return True
+    page, params = _page_of(call)
+    pages = _numbers(payload, _PAGES_KEYS)
+    if pages and page >= max(pages):
+        return True
+    totals = _numbers(payload, _TOTAL_KEYS)
+    size = next((int(v) for k, v in params.items() if k.lower() in _SIZE_PARAMS and str(v).isdigit()), biggest)
+    return bool(totals) and page * max(size, 1) >= max(totals)
+
+
+def next_page(call: ApiCall) -> ApiCall | None:
+    """The call for the next page of a paged list API (None if it has no page parameter)."""
+    import json
+    from urllib.parse import parse_qsl, urlencode
+    if not call.page_param:
+        return None
+    page, params = _page_of(call)
+    params[call.page_param] = page + 1
+    if call.method == "POST":
+        return ApiCall("POST", call.url, json.dumps(params, ensure_ascii=False, sort_keys=True), call.page_param)
+    parts = urlsplit(call.url)
+    q = [(k, str(page + 1) if k == call.page_param else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    return ApiCall("GET", parts._replace(query=urlencode(q)).geturl(), None, call.page_param)
+
+
+_LINK_KEY = re.compile(r"url|href|link|path|detail", re.I)
+_PAGE_EXT = re.compile(r"\.(?:s?html?|jsp|do|action|aspx?|php)$|/[^./]*$", re.I)
+
+
+def json_links(payload: Any, depth: int = 0) -> list[str]:
+    """Page links a JSON response names (``url``/``href``/``link``/``detailUrl`` fields whose value is a
+    path or an http(s) URL of a page, not a file): the detail pages a script would link its list items to."""
+    if depth > 6:
+        return []
+    out: list[str] = []
+    if isinstance(payload, list):
+        for item in payload[:200]:
+            out += json_links(item, depth + 1)
+    elif isinstance(payload, dict):
+        for k, v in payload.items():
+            if isinstance(v, str) and _LINK_KEY.search(str(k)) and v.startswith(("/", "http://", "https://")):
+                if _PAGE_EXT.search(urlsplit(v).path or "/") and "{" not in v:
+                    out.append(v)
+            elif isinstance(v, dict | list):
+                out += json_links(v, depth + 1)
+    return out

@@ -64,6 +64,11 @@ CREATE TABLE IF NOT EXISTS tls_probes (
   error_code INTEGER, issuer TEXT, subject TEXT, san TEXT, not_before TEXT, not_after TEXT,
   tls_version TEXT, cipher TEXT, trust TEXT, via_proxy INTEGER, probed_at TEXT, warc_file TEXT,
   warc_offset INTEGER, PRIMARY KEY (campaign, host, port));
+-- the platforms of a site's presence (crawlers/scope.py): from the registry or discovered on the portal
+CREATE TABLE IF NOT EXISTS site_platforms (
+  campaign TEXT, site_id TEXT, kind TEXT, url TEXT, host TEXT, prefix TEXT, source TEXT, label TEXT,
+  found_on TEXT, stored_under TEXT, pages INTEGER DEFAULT 0, apis INTEGER DEFAULT 0,
+  budget_reached INTEGER DEFAULT 0, at TEXT, PRIMARY KEY (campaign, site_id, kind));
 CREATE TABLE IF NOT EXISTS failures (
   id INTEGER PRIMARY KEY, campaign TEXT, site_id TEXT, url TEXT, reason TEXT,
   status INTEGER, at TEXT, referrer TEXT, UNIQUE (campaign, url));
@@ -105,7 +110,9 @@ _LATER_COLUMNS = [("pages", "redirects", "TEXT"), ("pages", "block", "TEXT"), ("
                   # scores: the leaf points the machine alone gave (auditors' changes are the difference)
                   ("scores", "machine_points", "REAL"),
                   # how the registry's GDP figure was checked (evidence.registry.gdp_status_class)
-                  ("targets", "gdp_status", "TEXT")]
+                  ("targets", "gdp_status", "TEXT"),
+                  # which part of the site's presence a page came from: portal | service | opendata (NULL: portal)
+                  ("pages", "platform", "TEXT")]
 
 
 def _add_columns(conn: sqlite3.Connection) -> None:

@@ -191,11 +191,18 @@ def test_crawl_of_the_simulated_web(tmp_path):
     pages = [p for p in all_pages if p["kind"] != "probe"]  # probes (http://HOST/ …) are outside the budget
     assert second["pages"] == 0 and second["skipped_done"] == 2
     assert all(p["url"].startswith("https://") for p in pages)
-    assert max(p["depth"] for p in pages) <= 2
+    # the portal within --depth and --max-pages; its service and open-data platforms each within their own budget
+    portal = [p for p in pages if p["platform"] == "portal"]
+    assert max(p["depth"] for p in portal) <= 2
     per_site: dict[str, int] = {}
-    for p in pages:
+    for p in portal:
         per_site[p["site_id"]] = per_site.get(p["site_id"], 0) + 1
     assert set(per_site) == {p["site_id"] for p in pages} and max(per_site.values()) <= 60 and len(per_site) == 2
+    per_platform: dict[tuple[str, str], int] = {}
+    for p in pages:
+        if p["platform"] != "portal":
+            per_platform[p["site_id"], p["platform"]] = per_platform.get((p["site_id"], p["platform"]), 0) + 1
+    assert max(per_platform.values(), default=0) <= 60  # --platform-pages (default 60)
     # robots.txt of the simulated web disallows its search pages
     assert not any(seg in p["url"] for p in pages for seg in ("/search/", "/was5/", "/jsearchfront/"))
     warc_dir = tmp_path / "s.files" / "sim" / "warc"

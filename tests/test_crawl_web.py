@@ -6,7 +6,8 @@ other host gets its connection closed (as a proxy that cannot reach it). Each si
 has a portal linking to ``/p1`` .. ``/pN`` (a chain plus cross links), a page
 disallowed by robots.txt (``/private/secret``), a broken link (404), a redirect
 (``/old`` -> ``/p1``), a GBK page without a charset declaration and a PDF link.
-The request log (``.log``) lets tests check what was fetched.
+The request log (``.log``; ``.requests`` with methods and bodies) lets tests check what was
+fetched; a subclass serves other pages by overriding ``respond_to``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class FixtureWeb:
         self.pages = pages if not page_filler or pages != PAGES else 500
         self.filler = page_filler
         self.log: list[str] = []
+        self.requests: list[tuple[str, str, str]] = []  # (method, host + path, body)
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._started = threading.Event()
@@ -75,6 +77,10 @@ class FixtureWeb:
         self._started.set()
         self._loop.run_forever()
 
+    def respond_to(self, method: str, host: str, path: str, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        """The answer to one request (a subclass may serve other pages, POST bodies included)."""
+        return self.respond(host, path)
+
     def respond(self, host: str, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
         html = [("Content-Type", "text/html; charset=utf-8")]
         if path == "/robots.txt":
@@ -99,8 +105,12 @@ class FixtureWeb:
                 if not line:
                     break
                 method, target, _ = line.decode("latin-1").split(" ", 2)
-                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                    pass
+                length = 0
+                while (h := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    name, _, value = h.decode("latin-1").partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value.strip())
+                body = await reader.readexactly(length) if length else b""
                 if not target.startswith("http://"):
                     break
                 rest = target[len("http://"):]
@@ -108,6 +118,7 @@ class FixtureWeb:
                 host = host.split(":")[0].lower()
                 path = "/" + path
                 self.log.append(f"{host}{path}")
+                self.requests.append((method, f"{host}{path}", body.decode("utf-8", "replace")))
                 if host not in self.hosts:
                     break  # the proxy cannot reach this host
                 if path == "/huge":  # announces 25 MB, more than the crawler's 20 MB limit
@@ -117,12 +128,12 @@ class FixtureWeb:
                     break
                 if self.delay:
                     await asyncio.sleep(self.delay)
-                status, headers, body = self.respond(host, path)
-                head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n" + "".join(
+                status, headers, payload = self.respond_to(method, host, path, body)
+                head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(payload)}\r\n" + "".join(
                     f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
-                writer.write(head.encode("latin-1") + (body if method != "HEAD" else b""))
+                writer.write(head.encode("latin-1") + (payload if method != "HEAD" else b""))
                 await writer.drain()
-        except (ConnectionError, ValueError):
+        except (ConnectionError, ValueError, asyncio.IncompleteReadError):
             pass
         finally:
             writer.close()
