@@ -91,6 +91,9 @@ def cmd_crawl(args: argparse.Namespace) -> int:
                 browser_tabs=args.browser_tabs, timeout=args.timeout, ca_bundle=ca_bundle,
                 autothrottle=args.delay > 0,  # AutoThrottle for real servers; --delay 0 (a local web) turns it off
                 **cs.options)
+            # a platform's own budget and depth (crawlers/scope.py, crawlers/spider.py)
+            opts.extra_settings.update(WINDVANE_PLATFORM_PAGES=args.platform_pages,
+                                       WINDVANE_PLATFORM_DEPTH=args.platform_depth)
             if cs.changed:
                 print(f"crawl: --force: campaign {args.campaign!r} crawled with {'; '.join(cs.changed)} "
                       f"(its row keeps the settings it started with; the change is in its notes)", file=sys.stderr)
@@ -380,6 +383,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="resume a campaign with settings other than those it started with (registry, --as-of, "
                          "--depth, --max-pages, --ignore-robots, --browser, --max-attachments); without it such a "
                          "resume is refused, naming each difference")
+    sp.add_argument("--platform-pages", type=int, default=60, metavar="N",
+                    help="page budget of each service portal and open-data platform of a site, apart from "
+                         "--max-pages (default: %(default)s)")
+    sp.add_argument("--platform-depth", type=int, default=3, metavar="N",
+                    help="link depth from a platform's entry page (default: %(default)s)")
     sp.add_argument("--browser-tabs", type=int, default=4, help="browser pages rendering at once (default: 4)")
     sp.add_argument("--timeout", type=float, default=20.0,
                     help="seconds per download or browser render (default: %(default)s)")
