@@ -59,6 +59,12 @@ With ``faults="full"`` (``simweb.faults``; the top level then says ``"faults": "
   the oversized and the stalled page are never evidence and never in ``urls``.
 * Evidence behind a challenge or built by script keeps its URLs: the page a browser
   ends up on is the same URL.
+
+Each site also has ``"platforms": {"service": {...}, "data": {...}}``: its service portal and
+open-data platform, what a scorer should find there (availability, unified login, guide
+completeness, online-transaction share, 12345 form, dataset and API counts, machine-readable and
+fresh shares, licence, data requests, showcase), their URLs and traps; the keys are documented in
+``simweb.platforms``.
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ from pathlib import Path
 from typing import Any
 
 from evidence.registry import Registry, Site
+from simweb import platforms
 from simweb.access import describe as access_describe
 from simweb.access import plan as access_plan
 from simweb.content import (
@@ -368,6 +375,7 @@ def _build(site: Site, seed: int, faults: str, access: str, year: int, profile: 
     m.family = FAMILIES[_pick_weighted(rng, FAMILY_WEIGHTS)]
     m.encoding = "gbk" if rng.random() < (0.25 if m.family.name != "hanweb" else 0.08) else "utf-8"
     _identity(m, t0, rng)
+    platforms.assign(m, site, profile.target(year) / 100 if profile is not None else None)
     _columns(m, rng)
     _base_items(m, rng)
     _static_pages(m, rng)
@@ -473,7 +481,8 @@ def site_truth(m: SiteModel) -> dict:
             "encoding": m.encoding, "pages": len(m.pages) + len(m.aliases), "faults": m.faults,
             "fault_details": m.fault_details, "challenge": challenge, "js_nav": m.js_nav or None,
             "charset_fault": m.charset_fault or None,
-            "access": access_describe(m.access) if m.access else None, "leaves": leaves}
+            "access": access_describe(m.access) if m.access else None, "leaves": leaves,
+            "platforms": platforms.platform_truth(m)}
 
 
 class SimWeb:
@@ -514,10 +523,12 @@ def truth(registry: Registry, seed: int = 2023, faults: str = "basic", access: d
           year: int = DEFAULT_YEAR) -> dict:
     """The truth table of the whole simulated web of ``year`` (see the module docstring)."""
     web = SimWeb(registry, seed, faults, access, year)
+    sites = {m.site_id: site_truth(m) for m in web.models()}
+    platforms.mark_shared(sites)
     return {"seed": seed, "year": year, "as_of": year_as_of(year).isoformat(), "faults": faults,
             "profiles": {s: {"score": p.score, "progress": p.progress, "score_year": round(p.target(year), 2)}
                          for s, p in web.profiles.items()},
-            "sites": {m.site_id: site_truth(m) for m in web.models()}}
+            "sites": sites}
 
 
 def write_truth(registry: Registry, seed: int, path: str | Path, faults: str = "basic",

@@ -46,6 +46,7 @@ from simweb.faults import challenge_passed, challenge_response, encode_page, fin
 from simweb.features_extra import not_found
 from simweb.generate import SimWeb, trap_page, write_truth
 from simweb.model import Raw, SiteModel
+from simweb.platforms import PlatformHosts
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_HEAD = 65536
@@ -119,6 +120,8 @@ def _html(status: int, reason: str, text: str, charset: str = "utf-8") -> Respon
                     [("Content-Type", f"text/html; charset={'GBK' if charset == 'gbk' else 'UTF-8'}")])
 
 
+REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 404: "Not Found", 405: "Method Not Allowed",
+           502: "Bad Gateway"}
 NOT_FOUND = ("<html><head><meta charset=\"utf-8\"><title>404 Not Found</title></head><body>"
              "<h1>404 Not Found</h1><p>您访问的页面不存在或已被删除。</p><hr><center>nginx</center></body></html>")
 
@@ -138,12 +141,14 @@ class SimWebServer:
         self._cache_size = cache_size
         self._flaky_seen: set[tuple[str, str]] = set()
         self._aux: dict[str, str] | None = None
+        self._platforms: PlatformHosts | None = None
         self.server: asyncio.AbstractServer | None = None
         self.requests = 0
 
     # --- routing ----------------------------------------------------------------------------
     def aux_hosts(self) -> dict[str, str]:
-        """Hosts the portals link to (service portal, open data, 12345): a one-page stand-in each."""
+        """Other hosts the portals link to (12345, data exchanges, catalogues): a one-page stand-in each
+        (service portals and open-data platforms are ``simweb.platforms``)."""
         if self._aux is None:
             aux: dict[str, str] = {}
             for m in self.web.models():
@@ -151,12 +156,25 @@ class SimWebServer:
             self._aux = aux
         return self._aux
 
-    def known(self, host: str) -> bool:
-        return host in self.web.by_host or host in self.aux_hosts()
+    def platforms(self) -> PlatformHosts:
+        """Service portals and open-data platforms (``simweb.platforms``), indexed on first use."""
+        if self._platforms is None:
+            self._platforms = PlatformHosts(self.web)
+        return self._platforms
 
-    async def respond(self, scheme: str, host: str, target: str, method: str = "GET", cookie: str = "") -> Response:
+    def known(self, host: str) -> bool:
+        if host not in self.web.by_host and host in self.platforms().entries:
+            return self.platforms().known(host)
+        return host in self.web.by_host or host in self.aux_hosts() or self.platforms().known(host)
+
+    async def respond(self, scheme: str, host: str, target: str, method: str = "GET", cookie: str = "",
+                      body: bytes = b"") -> Response:
         m = self.web.model(host)
         if m is None:
+            plat = self.platforms().answer(scheme, host, target, method, body)
+            if plat is not None:
+                return Response(plat.status, REASONS.get(plat.status, "OK"), plat.body,
+                                [("Content-Type", plat.ctype), *plat.headers])
             title = self.aux_hosts().get(host)
             if title is None:
                 return Response(502, "Bad Gateway", f"simweb proxy: unknown host {host!r}: it is not part of the "
@@ -339,8 +357,7 @@ class SimWebServer:
                         k, v = line.split(":", 1)
                         headers[k.strip().lower()] = v.strip()
                 length = int(headers.get("content-length", "0") or 0)
-                if length:
-                    await reader.readexactly(length)
+                payload = await reader.readexactly(length) if length else b""
                 conn = headers.get("connection", "").lower()
                 keep = (conn != "close") if version == "HTTP/1.1" else (conn == "keep-alive")
                 if method == "CONNECT":
@@ -377,7 +394,7 @@ class SimWebServer:
                 arrived = time.time()
                 down = self._down(host)
                 resp = down if down is not None else await self.respond(scheme, host, path, method,
-                                                                         headers.get("cookie", ""))
+                                                                         headers.get("cookie", ""), payload)
                 self.log_request(host, path, method, resp, arrived)
                 if down is not None and down.status == 200:
                     return  # tls_reset over plain http: the connection just drops

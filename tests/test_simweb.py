@@ -46,17 +46,23 @@ def picked(web):
 @pytest.fixture(scope="module")
 def proxy(registry, picked, tmp_path_factory):
     """A real server in a child process, serving a registry subset (the picked sites)."""
+    path = write_subset(registry, picked, tmp_path_factory.mktemp("simweb") / "registry.csv")
+    with SimWebProcess(str(path), seed=2023) as proc:
+        yield proc, parse_registry(path.read_text(encoding="utf-8"), str(path))
+
+
+def write_subset(registry, site_ids, path: Path) -> Path:
+    """Write the rows of ``registry`` whose site is in ``site_ids`` as a registry CSV at ``path``."""
     reader = csv.DictReader(io.StringIO(registry.text))
     out = io.StringIO()
     w = csv.DictWriter(out, fieldnames=reader.fieldnames)
     w.writeheader()
+    wanted = set(site_ids)
     for row in reader:
-        if row["site_id"] in picked:
+        if row["site_id"] in wanted:
             w.writerow(row)
-    path = tmp_path_factory.mktemp("simweb") / "registry.csv"
     path.write_text(out.getvalue(), encoding="utf-8")
-    with SimWebProcess(str(path), seed=2023) as proc:
-        yield proc, parse_registry(out.getvalue(), str(path))
+    return path
 
 
 def opener(proxy_url: str, follow: bool = True) -> urllib.request.OpenerDirector:
@@ -230,15 +236,7 @@ def full_picked(full_web):
 
 @pytest.fixture(scope="module")
 def full_proxy(registry, full_picked, tmp_path_factory):
-    reader = csv.DictReader(io.StringIO(registry.text))
-    out = io.StringIO()
-    w = csv.DictWriter(out, fieldnames=reader.fieldnames)
-    w.writeheader()
-    for row in reader:
-        if row["site_id"] in set(full_picked.values()):
-            w.writerow(row)
-    path = tmp_path_factory.mktemp("simweb-full") / "registry.csv"
-    path.write_text(out.getvalue(), encoding="utf-8")
+    path = write_subset(registry, full_picked.values(), tmp_path_factory.mktemp("simweb-full") / "registry.csv")
     with SimWebProcess(str(path), seed=2023, faults="full") as proc:
         yield proc, json.loads(Path(proc.truth_path).read_text(encoding="utf-8"))
 
