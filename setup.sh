@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-APT_PKGS="chromium fonts-noto-cjk antiword catdoc"
+APT_PKGS="chromium fonts-noto-cjk antiword catdoc redis-server"
 missing=""
 for p in $APT_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -20,6 +20,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
@@ -110,6 +111,8 @@ class PageWriter:
         self.robots_blocked = 0
         self.bytes_stored = 0
         self.pages_browser = 0  # pages stored with via='browser'
+        # called after each commit with the (site_id, url) of the rows it committed (crawlers/frontier_spider.py)
+        self.on_commit: Callable[[list[tuple[str, str]]], None] | None = None
 
     # --- rows ----------------------------------------------------------------------------
     PAGE_COLS = ("campaign", "site_id", "url", "final_url", "status", "headers", "fetched_at", "sha256",
@@ -190,6 +193,8 @@ class PageWriter:
                 f"INSERT OR REPLACE INTO failures ({', '.join(cols2)}) VALUES ({', '.join('?' * len(cols2))})",
                 [[r[c] for c in cols2] for r in self._failures])
         conn.commit()
+        if self.on_commit is not None:
+            self.on_commit([(r[1], r[2]) for r in self._pages] + [(f["site_id"], f["url"]) for f in self._failures])
         self._pages.clear()
         self._failures.clear()
 

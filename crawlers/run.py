@@ -60,6 +60,8 @@ class CrawlOptions:
     autothrottle: bool = False
     timeout: float = 20.0
     retries: int = 2
+    frontier: str | None = None  # redis://HOST:PORT/DB: a campaign shared by machines (crawlers/frontier.py)
+    lease_seconds: float = 60.0  # a frontier site's lease: a dead worker's sites are taken over after this
     extra_settings: dict[str, Any] = field(default_factory=dict)
 
     def public(self) -> dict:
@@ -176,7 +178,7 @@ def _quiet_loggers() -> None:
     logging.getLogger("scrapy.downloadermiddlewares.retry").setLevel(logging.CRITICAL)
 
 
-def crawler_process(opts: CrawlOptions, jobdir: str, spider_cls: type) -> tuple[Any, Any, dict[str, str]]:
+def crawler_process(opts: CrawlOptions, jobdir: str | None, spider_cls: type) -> tuple[Any, Any, dict[str, str]]:
     """(CrawlerProcess, its crawler of ``spider_cls``, close reason: ``{"reason": ...}`` once the spider closed)."""
     from scrapy import signals
     from scrapy.crawler import CrawlerProcess
@@ -193,12 +195,16 @@ def crawler_process(opts: CrawlOptions, jobdir: str, spider_cls: type) -> tuple[
     return process, crawler, close_reason
 
 
-def crawl(registry: Registry, opts: CrawlOptions, lock: CampaignLock | None = None, workers: int = 1) -> dict:
+def crawl(registry: Registry, opts: CrawlOptions, lock: CampaignLock | None = None, workers: int = 1,
+          force: bool = False) -> dict:
     """Crawl the registry's sites (or ``opts.sites``) into the store; return a summary.
 
     ``lock``: the campaign's lock when the caller took it already (the command line takes it before
     it records the campaign's options); otherwise the crawl takes it and releases it at the end.
     ``workers``: crawler processes (``crawlers/workers.py``); 1 crawls in this process.
+    ``opts.frontier``: the campaign is shared through Redis (``crawlers/frontier.py``): its work list
+    there decides which sites this machine crawls; ``force`` joins a campaign started with other
+    settings.
     """
     from crawlers.pipeline import PageWriter
     from crawlers.spider import WindvaneSpider
@@ -215,10 +221,25 @@ def crawl(registry: Registry, opts: CrawlOptions, lock: CampaignLock | None = No
         cdir = store.campaign_dir(opts.campaign)
     todo = [s for s in sites if statuses.get(s.site_id) != "done"]
     skipped = len(sites) - len(todo)
+    frontier = None
+    if opts.frontier:
+        from crawlers.campaign import KEPT
+        from crawlers.frontier import RedisFrontier, worker_name
+        from crawlers.workers import work_order
+        frontier = RedisFrontier(opts.frontier, opts.campaign, worker=worker_name(-1),
+                                 lease_seconds=opts.lease_seconds)
+        settings = {**{k: getattr(opts, k) for k in KEPT}, "sites": sorted(s.site_id for s in sites)}
+        frontier.init(work_order(opts.store, opts.campaign, [s.site_id for s in sites]), settings, force=force)
     summary: dict[str, Any] = {"sites": len(todo), "skipped_done": skipped, "pages": 0, "failures": 0,
                                "browser_pages": 0, "robots_blocked": 0, "seconds": 0.0, "pages_per_s": 0.0,
                                "workers": 0}
-    if not todo:
+    if frontier is not None:
+        summary["frontier"] = frontier.counts()
+        if summary["frontier"]["todo"] + summary["frontier"]["active"] == 0:
+            summary["status"] = "nothing to do"
+            return summary
+        todo = sites  # the frontier's work list decides what this machine crawls
+    elif not todo:
         summary["status"] = "nothing to do"
         return summary
 
@@ -232,20 +253,28 @@ def crawl(registry: Registry, opts: CrawlOptions, lock: CampaignLock | None = No
               f"unfinished sites are crawled again from their portals (stored pages are kept)",
               file=sys.stderr)
         discard_jobdirs(cdir)
-    n = min(workers, len(todo))
-    discard_jobdirs(cdir, keep=n)  # the queues of worker slots this run does not have: their sites start afresh
+    n = workers if frontier is not None else min(workers, len(todo))
+    discard_jobdirs(cdir, keep=0 if frontier is not None else n)  # the queues of worker slots this run does not have: their sites start afresh
     jobdir.mkdir(parents=True, exist_ok=True)
     marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S"), encoding="utf-8")
     summary["workers"] = n
-    if n > 1:
+    if n > 1 or frontier is not None:
         try:
-            result = run_workers(opts, todo, n, cdir, lock.fd, datetime.now(UTC).strftime("%Y%m%dT%H%M%S"))
+            result = run_workers(opts, todo, n, cdir, lock.fd, datetime.now(UTC).strftime("%Y%m%dT%H%M%S"),
+                                 frontier=frontier)
         finally:
             if own_lock:
                 lock.release()
         if result.pop("clean"):
             marker.unlink(missing_ok=True)
         summary.update(result)
+        if frontier is not None:
+            summary["frontier"] = frontier.counts()
+            with Store(opts.store) as store:  # this shard's sites: those this machine's workers took
+                mine = {r[0] for r in store.conn.execute("SELECT site_id FROM sites WHERE campaign=? AND "
+                                                         "status IS NOT NULL", [opts.campaign])}
+            todo = [s for s in todo if s.site_id in mine]
+            summary["sites"] = len(todo)
         summary.update(site_outcomes(opts.store, opts.campaign, [s.site_id for s in todo]))
         return summary
 

@@ -132,6 +132,7 @@ class _Worker:
     started: float | None = None
     error: str | None = None
     alive: bool = True
+    name: str = ""  # the lease holder name on a Redis frontier
 
 
 def _relay(stream: Any, log_path: Path, slot: int) -> None:
@@ -172,8 +173,15 @@ def _start_worker(slot: int, opts: Any, lock_fd: int | None, campaign_dir: Path)
     return _Worker(slot, proc, conn, log_path)
 
 
-def _progress_line(workers: list[_Worker], total_sites: int, sites_done: int, started: float) -> str:
+def _progress_line(workers: list[_Worker], total_sites: int, sites_done: int, started: float,
+                   frontier: Any = None) -> str:
     elapsed = max(time.monotonic() - started, 1e-6)
+    if frontier is not None:  # the campaign across every machine sharing it
+        try:
+            c = frontier.counts()
+            total_sites, sites_done = c["todo"] + c["active"] + c["done"], c["done"]
+        except Exception:  # noqa: BLE001 - Redis unreachable: this machine's figures
+            pass
     pages = sum(w.stats.get("pages", 0) for w in workers)
     failures = sum(w.stats.get("failures", 0) for w in workers)
     browser = sum(w.stats.get("browser_pages", 0) for w in workers)
@@ -195,17 +203,21 @@ def _died(w: _Worker, names: dict[str, str]) -> str:
 
 
 def run_workers(opts: Any, todo: list[Any], n: int, campaign_dir: Path, lock_fd: int | None,
-                run_stamp: str) -> dict[str, Any]:
+                run_stamp: str, frontier: Any = None) -> dict[str, Any]:
     """Crawl ``todo`` (registry sites) with ``n`` worker processes; the summary keys of ``crawl``.
 
     Returns pages, failures, robots_blocked, browser_pages, seconds (first worker's crawl start to
     the last one's end), pages_per_s, status (``finished``, ``shutdown`` or ``crashed``), the
     browser figures summed, ``workers`` and ``clean`` (every worker stopped cleanly: its JOBDIR is
     trustworthy).
+
+    ``frontier``: a :class:`crawlers.frontier.RedisFrontier` whose work list the workers take their
+    sites from themselves (``--frontier``; the parent then hands nothing out, releases the leases of
+    a worker that dies and reports the campaign's progress across machines).
     """
     names = {s.site_id: s.name_zh for s in todo}
     ids = [s.site_id for s in todo]
-    queue = work_order(opts.store, opts.campaign, ids)
+    queue = [] if frontier is not None else work_order(opts.store, opts.campaign, ids)
     resumed: dict[int, list[str]] = {}
     for slot in range(n):
         mine = [s for s in _saved_sites(jobdir_of(campaign_dir, slot)) if s in names and s in queue]
@@ -236,9 +248,14 @@ def run_workers(opts: Any, todo: list[Any], n: int, campaign_dir: Path, lock_fd:
             w = _start_worker(slot, wopts, lock_fd, campaign_dir)
             workers.append(w)
             w.sites = list(resumed[slot])
-            w.conn.send({"opts": wopts, "slot": slot, "initial": w.sites, "sites": ids, "at_once": at_once,
-                         "jobdir": str(jobdir_of(campaign_dir, slot)), "writer_id": f"{run_stamp}-w{slot}",
-                         "parent": os.getpid()})
+            cfg = {"opts": wopts, "slot": slot, "initial": w.sites, "sites": ids, "at_once": at_once,
+                   "jobdir": str(jobdir_of(campaign_dir, slot)), "writer_id": f"{run_stamp}-w{slot}",
+                   "parent": os.getpid()}
+            if frontier is not None:
+                from crawlers.frontier import worker_name
+                w.name = worker_name(slot)
+                cfg.update(frontier=frontier.url, worker_name=w.name, lease=frontier.lease_ms / 1000)
+            w.conn.send(cfg)
         while any(w.alive for w in workers):
             live = {w.conn: w for w in workers if w.alive}
             for c in wait(list(live), timeout=0.5):
@@ -250,6 +267,8 @@ def run_workers(opts: Any, todo: list[Any], n: int, campaign_dir: Path, lock_fd:
                     w.proc.wait()
                     if w.summary is None:
                         print(_died(w, names), file=sys.stderr, flush=True)
+                    if frontier is not None and w.name:
+                        _release_dead(frontier, w)
                     continue
                 kind = msg[0]
                 if kind == "want":
@@ -277,7 +296,7 @@ def run_workers(opts: Any, todo: list[Any], n: int, campaign_dir: Path, lock_fd:
                     w.error = msg[1]
             if opts.progress and time.monotonic() - last_progress >= 5.0:
                 last_progress = time.monotonic()
-                print(_progress_line(workers, len(todo), sites_done, started), file=sys.stderr, flush=True)
+                print(_progress_line(workers, len(todo), sites_done, started, frontier), file=sys.stderr, flush=True)
     finally:
         for sig, h in old_handlers.items():
             signal.signal(sig, h)
@@ -287,6 +306,19 @@ def run_workers(opts: Any, todo: list[Any], n: int, campaign_dir: Path, lock_fd:
             w.proc.wait()
             w.conn.close()
     return _aggregate(workers, n)
+
+
+def _release_dead(frontier: Any, w: _Worker) -> None:
+    """A dead worker's leases go at once: another worker takes its sites over from Redis."""
+    try:
+        freed = frontier.release(worker=w.name)
+    except Exception as e:  # noqa: BLE001 - the leases then expire on their own
+        print(f"crawl: frontier {frontier.url}: could not release worker {w.slot}'s sites ({e}); "
+              "they are taken over when their leases expire", file=sys.stderr, flush=True)
+        return
+    if freed:
+        print(f"crawl: frontier: worker {w.slot}'s sites {', '.join(freed)} are free for another worker "
+              "to take over", file=sys.stderr, flush=True)
 
 
 def _aggregate(workers: list[_Worker], n: int) -> dict[str, Any]:
@@ -442,6 +474,18 @@ def _work(cfg: dict, feed: _Feed) -> int:
     from evidence.store import Store
 
     opts = cfg["opts"]
+    spider_cls: type = FeedSpider
+    extra: dict[str, Any] = {}
+    jobdir_arg: str | None = cfg["jobdir"]
+    if cfg.get("frontier"):  # sites from Redis, no JOBDIR: Redis holds the frontier
+        from crawlers.frontier import RedisFrontier
+        from crawlers.frontier_spider import FrontierFeed, FrontierSpider
+        frontier = RedisFrontier(cfg["frontier"], opts.campaign, worker=cfg["worker_name"],
+                                 lease_seconds=cfg["lease"])
+        asked = feed.stop_asked
+        feed = FrontierFeed(feed.conn, frontier)
+        feed.stop_asked = asked
+        spider_cls, extra, jobdir_arg = FrontierSpider, {"frontier": frontier}, None
     with Store(opts.store) as store:
         registry = store.registry(opts.campaign)
     wanted = set(cfg["sites"])
@@ -452,7 +496,7 @@ def _work(cfg: dict, feed: _Feed) -> int:
         feed.send("summary", {"status": "shutdown", "ended": time.monotonic()})
         return 0
     writer = PageWriter(opts.store, opts.campaign, writer_id=cfg["writer_id"])
-    process, crawler, close_reason = crawler_process(opts, str(jobdir), FeedSpider)
+    process, crawler, close_reason = crawler_process(opts, jobdir_arg, spider_cls)
     if feed.stop_asked:  # asked while Scrapy was being set up
         writer.close()
         feed.send("summary", {"status": "shutdown", "ended": time.monotonic()})
@@ -460,8 +504,8 @@ def _work(cfg: dict, feed: _Feed) -> int:
     feed.send("started", time.monotonic())
     try:
         process.crawl(crawler, sites=sites, depth=opts.depth, max_pages=opts.max_pages, proxy=opts.proxy,
-                      writer=writer, state_path=str(jobdir / STATE_FILE), feed=feed, initial=cfg["initial"],
-                      at_once=cfg["at_once"], worker=cfg["slot"])
+                      writer=writer, state_path=str(jobdir / STATE_FILE) if jobdir_arg else None, feed=feed,
+                      initial=cfg["initial"], at_once=cfg["at_once"], worker=cfg["slot"], **extra)
         process.start()
     finally:
         ended = time.monotonic()

@@ -6,7 +6,8 @@ the target store, for each campaign of the shard (or the one asked for):
 
 * the campaign row (created from the shard's when missing; a campaign started with another
   registry is refused), its targets and sites (a site's status and coverage are taken from the shard
-  that crawled it: the one with more pages wins when two did);
+  that crawled it: one that finished the site wins over one that did not, then the one with more
+  pages; a site's page count is what the merged store holds);
 * every page, TLS probe and failure; a page whose URL the target already holds is kept as it is
   (same body: nothing to do; another body: reported as a conflict, the target's row kept);
 * every WARC file the copied rows point at, copied beside the target's own under the same name, or
@@ -174,14 +175,23 @@ def _merge_campaign(target: Store, src: sqlite3.Connection, camp: dict, shard_fi
             cur = target.conn.execute(f"INSERT OR IGNORE INTO tls_probes ({', '.join(TLS_COLS)}) "
                                       f"VALUES ({', '.join('?' * len(TLS_COLS))})", [t.get(c) for c in TLS_COLS])
             res.tls_probes += cur.rowcount
-        # a site's status as the shard that crawled it found it (the one with more pages, if two did)
+        # a site's status as the shard that crawled it found it: one that finished it wins over one that
+        # did not (a worker that died mid-site, its site taken over on a Redis frontier), then more pages
         for s in _rows(src, "SELECT * FROM sites WHERE campaign = ? AND status IS NOT NULL", [name]):
             have = target.conn.execute("SELECT pages, status FROM sites WHERE campaign = ? AND site_id = ?",
                                        [name, s["site_id"]]).fetchone()
-            if have is None or have[1] is None or (s.get("pages") or 0) > (have[0] or 0):
+            if have is None or have[1] is None or _site_rank(s["status"], s.get("pages")) > _site_rank(*have[::-1]):
                 cols = [c for c in s if c not in ("campaign", "site_id")]
                 target.conn.execute(f"UPDATE sites SET {', '.join(f'{c} = ?' for c in cols)} "
                                     "WHERE campaign = ? AND site_id = ?", [s[c] for c in cols] + [name, s["site_id"]])
+        # pages of a site may come from several shards: its count is what the merged store holds
+        target.conn.execute("UPDATE sites SET pages = (SELECT count(*) FROM pages p WHERE p.campaign = sites.campaign "
+                            "AND p.site_id = sites.site_id) WHERE campaign = ? AND status IS NOT NULL", [name])
+
+
+def _site_rank(status: str | None, pages: int | None) -> tuple[bool, int]:
+    """Which of two shards' rows of one site to keep: a finished crawl first, then the one with more pages."""
+    return (status not in (None, "crawling", "pending"), pages or 0)
 
 
 def merge(target_path: str | Path, shards: list[str | Path], campaign: str | None = None) -> list[MergeResult]:

@@ -62,6 +62,7 @@ def cmd_registry_check(args: argparse.Namespace) -> int:
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     from crawlers.campaign import SettingsChanged, campaign_settings, note_forced
+    from crawlers.frontier import FrontierError
     from crawlers.run import CampaignLock, CrawlOptions, crawl
     from evidence.recovery import recover_campaign
     ca_bundle = None
@@ -90,7 +91,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
                 concurrency=args.concurrency, delay=args.delay, progress=not args.quiet,
                 browser_tabs=args.browser_tabs, timeout=args.timeout, ca_bundle=ca_bundle,
                 autothrottle=args.delay > 0,  # AutoThrottle for real servers; --delay 0 (a local web) turns it off
-                **cs.options)
+                frontier=args.frontier, lease_seconds=args.lease, **cs.options)
             # a platform's own budget and depth (crawlers/scope.py, crawlers/spider.py)
             opts.extra_settings.update(WINDVANE_PLATFORM_PAGES=args.platform_pages,
                                        WINDVANE_PLATFORM_DEPTH=args.platform_depth)
@@ -107,7 +108,9 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             lock.release()
             raise
     try:
-        summary = crawl(reg, opts, lock=lock, workers=args.workers)
+        summary = crawl(reg, opts, lock=lock, workers=args.workers, force=args.force)
+    except FrontierError as e:
+        raise UserError(f"crawl: {e}") from None
     finally:
         lock.release()
     if args.json:
@@ -383,6 +386,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="resume a campaign with settings other than those it started with (registry, --as-of, "
                          "--depth, --max-pages, --ignore-robots, --browser, --max-attachments); without it such a "
                          "resume is refused, naming each difference")
+    sp.add_argument("--frontier", default=None, metavar="redis://HOST:PORT/DB",
+                    help="share the campaign with workers on other machines through this Redis: each machine "
+                         "crawls the sites it leases into its own --store (a shard; `windvane merge` folds the "
+                         "shards); a dead worker's sites are taken over where it stopped")
+    sp.add_argument("--lease", type=float, default=60.0, metavar="SECONDS",
+                    help="with --frontier: a worker that has not renewed its sites for this long is taken for "
+                         "dead and its sites are taken over (default: %(default)s)")
     sp.add_argument("--platform-pages", type=int, default=60, metavar="N",
                     help="page budget of each service portal and open-data platform of a site, apart from "
                          "--max-pages (default: %(default)s)")
