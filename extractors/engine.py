@@ -104,7 +104,8 @@ class PageDoc:
     def has_any(self, where: str, words: frozenset[str]) -> bool:
         """Whether one of ``words`` (registered with :func:`register_literals`) occurs in the
         haystack ``where``: ``text`` (the visible text), ``title``, ``labels`` (every link label)
-        or ``elements`` (the whole tree's text, whitespace-collapsed). One keyword scan per
+        , ``elements`` (the whole tree's text, whitespace-collapsed) or ``squeezed`` (the visible
+        text without whitespace). One keyword scan per
         haystack and page finds every registered word; a matcher whose required words are all
         absent cannot match, and skips the page."""
         found = self._present.get(where)
@@ -121,6 +122,8 @@ class PageDoc:
             return "\n".join(lk.label for lk in self.links)
         if where == "elements":
             return _WS.sub(" ", self.root.text_content()) if self.root is not None else ""
+        if where == "squeezed":  # the visible text without any whitespace (labels padded 办 理 时 限)
+            return _WS.sub("", self.text)
         raise ValueError(f"unknown haystack {where!r}")
 
     @property

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from extractors.document import short_name
-from extractors.engine import Context, PageDoc
+from extractors.engine import Context, PageDoc, register_literals, required_literals
 from extractors.matchers import KINDS, LEAF_KINDS, Hit, Matcher, MatchError, build, compile_regex
 from extractors.matchers_json import to_number
 
@@ -54,6 +54,11 @@ class ElementsMatcher(Matcher):
             raise MatchError(path + ("labels",), "each label is a regular expression string")
         self.min_present = int(spec.get("min_present", 1))
         self.empty = compile_regex(spec.get("empty"), path + ("empty",))
+        # per label, words one of which its label must contain: a page whose text holds fewer than
+        # min_present labels' words cannot be a hit (one keyword scan per page, shared by all rules)
+        self.words = [register_literals(required_literals(rx)) for rx in self.labels.values()]
+        self.key = (tuple((k, rx.pattern) for k, rx in self.labels.items()), self.min_present,  # type: ignore[union-attr]
+                    self.empty.pattern if self.empty is not None else None)
 
     def _label(self, s: str) -> str | None:
         key = _ENUM.sub("", _SPACE.sub("", s).rstrip(":：")).strip("【】[]〔〕")
@@ -75,6 +80,14 @@ class ElementsMatcher(Matcher):
     def evaluate(self, page: PageDoc, ctx: Context) -> list[Hit]:
         if page.kind == "json" or not page.segments:
             return []
+        if sum(1 for w in self.words if w is None or page.has_any("squeezed", w)) < self.min_present:
+            return []
+        cache = page.__dict__.setdefault("_elements", {})  # the same labels asked by several rules: read once
+        if self.key not in cache:
+            cache[self.key] = self._read(page)
+        return list(cache[self.key])
+
+    def _read(self, page: PageDoc) -> list[Hit]:
         segs = page.segments
         present: dict[str, bool] = dict.fromkeys(self.labels, False)
         first: int | None = None
