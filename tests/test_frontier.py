@@ -68,9 +68,9 @@ def _host_path(url: str) -> str:
     return url.split("://", 1)[1]
 
 
-def _stored(db: Path) -> int:
+def _stored(db: Path, campaign: str = "fc") -> int:
     try:
-        return rows(db, "select count(*) from pages where campaign='fc'")[0][0]
+        return rows(db, "select count(*) from pages where campaign=?", (campaign,))[0][0]
     except sqlite3.OperationalError:
         return 0
 
@@ -188,3 +188,37 @@ def test_an_unreachable_frontier_is_one_line(tmp_path):
     assert p.returncode != 0 and "Traceback" not in p.stderr
     lines = [line for line in p.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "cannot reach Redis" in lines[0] and f"127.0.0.1:{port}" in lines[0], p.stderr
+
+
+def test_a_dead_worker_on_this_machine_frees_its_sites_at_once(shared, redis_url):
+    """--workers 2 on one machine, a lease far longer than the crawl: only the parent's release lets the
+    surviving worker take the dead one's sites over."""
+    import redis
+
+    from simweb.server import SimWebProcess
+    from tests.test_crawl_workers import _children
+    tmp = shared["tmp"]
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    with SimWebProcess(str(tmp / "simweb-registry.csv"), seed=2023, port=0, faults="basic") as web:
+        cmd = _crawl_cmd(tmp, web.proxy_url, "w.db", "fw", "--frontier", redis_url, "--lease", "600", "--workers", "2")
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None and _stored(tmp / "w.db", "fw") < 40:
+            time.sleep(0.05)
+        workers = {Path(f"/proc/{c}/cmdline").read_bytes().split(b"\0")[-2].decode(): c for c in _children(proc.pid)}
+        assert set(workers) == {"0", "1"}, workers
+        held = {k.rsplit(":", 1)[1] for k in r.keys("windvane:fw:lease:*") if r.get(k).endswith(":1")}
+        assert held, "worker 1 held no site when it was killed"
+        os.kill(workers["1"], signal.SIGKILL)
+        out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    assert "worker 1 stopped unexpectedly" in err and "free for another worker to take over" in err
+    assert "Traceback" not in err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["frontier"] == {"todo": 0, "active": 0, "done": 5}
+    pages = {p["url"]: p["sha256"] for p in rows(tmp / "w.db", "select url, sha256 from pages where campaign='fw'")}
+    ref = {p["url"]: p["sha256"] for p in rows(tmp / "s.db", "select url, sha256 from pages where campaign='ref'")}
+    assert pages == ref
+    statuses = {p["site_id"]: p["status"] for p in rows(tmp / "w.db", "select site_id, status from sites "
+                                                        "where campaign='fw'")}
+    assert "crawling" not in statuses.values() and list(statuses.values()).count("done") == 4
