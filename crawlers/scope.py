@@ -138,7 +138,7 @@ _LABELS = {
     "opendata": re.compile(r"数据开放|开放数据|公共数据|数据资源开放|开放平台.{0,2}数据|data\s*open|open\s*data", re.I),
 }
 _HINTS = {"service": re.compile(r"办事|服务|办理"), "opendata": re.compile(r"数据|data", re.I)}
-_NOT_LOCAL = re.compile(r"国家|全国|国务院|中央|统计局|统计数据")
+_NOT_LOCAL = re.compile(r"国家|全国|国务院|中央|统计局|统计数据|12345|热线|便民")  # national; the hotline is no portal
 _NATIONAL_HOSTS = re.compile(r"(?:^|\.)www\.gov\.cn$|^gov\.cn$|(?:^|\.)stats\.gov\.cn$|(?:^|\.)data\.gov\.cn$")
 
 

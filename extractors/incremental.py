@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS extract_pages (
 
 # crawl facts of a page that rules can see besides its body (http/page matchers, gates, attachments)
 _PAGE_FACTS = ("url", "final_url", "status", "kind", "block", "via", "content_type", "encoding", "depth",
-               "redirects", "headers", "warc_file", "warc_offset", "rendered_warc_offset", "site_id")
+               "redirects", "headers", "warc_file", "warc_offset", "rendered_warc_offset", "site_id", "platform")
 
 
 def ensure_tables(conn: sqlite3.Connection) -> None:

@@ -138,8 +138,9 @@ def _judges_probes(matcher: object) -> bool:
 
 _PAGE_COLUMNS = ("id, campaign, site_id, url, final_url, status, headers, fetched_at, sha256, content_type, encoding, "
                  "title, size, depth, referrer, kind, via, warc_file, warc_offset, warc_length, rendered_warc_offset, "
-                 "block, CASE WHEN kind = 'attachment' OR warc_file IS NULL THEN text END AS text")
+                 "block, platform, CASE WHEN kind = 'attachment' OR warc_file IS NULL THEN text END AS text")
 _PLAN_COLUMNS = ("id, site_id, url, final_url, status, kind, block, via, content_type, encoding, depth, redirects, "
+                 "platform, "
                  "headers, warc_file, warc_offset, rendered_warc_offset, sha256, "
                  "CASE WHEN kind = 'attachment' OR warc_file IS NULL THEN text END AS text")
 

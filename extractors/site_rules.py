@@ -59,7 +59,9 @@ def page_kind(page: PageDoc) -> str:
     if info.get("kind") == "probe":
         return "probe"
     parts = urlsplit(page.url or "")
-    if info.get("depth") == 0 or (parts.path in _HOME_PATHS and not parts.query):
+    # a service portal's or open-data platform's front page is not the site's home (pages.platform)
+    if info.get("depth") == 0 or (parts.path in _HOME_PATHS and not parts.query
+                                  and info.get("platform") in (None, "portal")):
         return "home"
     if page.kind == "html" and page.document is not None:
         return "document"
@@ -426,7 +428,8 @@ def page_info(row: dict) -> dict:
     if isinstance(headers, list):
         headers = {k: v for k, v in headers}
     return {"status": row.get("status"), "headers": headers, "depth": row.get("depth"),
-            "kind": row.get("kind"), "requested_url": row.get("url")}
+            "kind": row.get("kind"), "requested_url": row.get("url"),
+            "platform": row.get("platform") or "portal"}  # portal | service | opendata (crawlers/scope.py)
 
 
 @dataclass
