@@ -249,8 +249,32 @@ _GOV_NAME = re.compile(r"[\u4e00-\u9fff]{1,7}?(?:自治区|省|市)")
 _NOT_PLACES = ("城市", "都市", "超市", "门市", "上市", "夜市", "集市", "股市", "楼市", "互市", "街市", "车市", "房市")
 
 
+class PlatformMatcher(Matcher):
+    """Which part of the site's web presence the page came from (``pages.platform``: ``portal``,
+    ``service``, ``opendata``; NULL is read as ``portal``). A page without crawl facts (a rule
+    example without ``page: {platform: …}``, a file given to ``inspect``) passes as ``"unknown"``."""
+
+    FIELDS = {"is"}
+    KNOWN = ("portal", "service", "opendata")
+
+    def __init__(self, spec: dict, path: tuple):
+        kinds = spec.get("is")
+        kinds = [kinds] if isinstance(kinds, str) else kinds
+        if not kinds or any(k not in self.KNOWN for k in kinds):
+            raise MatchError(path + ("is",), f"platform is: one or a list of {', '.join(self.KNOWN)}")
+        self.kinds = set(kinds)
+
+    def evaluate(self, page: PageDoc, ctx: Context) -> list[Hit]:
+        info = getattr(page, "info", None) or {}
+        if "platform" not in info:
+            return [Hit(page.url, 0, 0, {}, {"platform": "unknown"})]
+        got = info.get("platform") or "portal"
+        return [Hit(page.url, 0, 0, {"platform": got})] if got in self.kinds else []
+
+
 def register() -> None:
-    for name, cls in (("elements", ElementsMatcher), ("share", ShareMatcher), ("of_target", OfTargetMatcher)):
+    for name, cls in (("elements", ElementsMatcher), ("share", ShareMatcher), ("of_target", OfTargetMatcher),
+                      ("platform", PlatformMatcher)):
         LEAF_KINDS[name] = cls
         KINDS.add(name)
 
