@@ -25,7 +25,7 @@ end its pages are also given to every other owner as rows of their own (``url`` 
 same WARC record), so extraction, which reads pages per site, sees them for each.
 Platform pages look for the JSON APIs their scripts fetch (``crawlers.detect.api_calls``, inline
 and same-host external scripts, ``data-api`` attributes) and fetch them within the branch's
-budget, following a list's pagination up to ``WINDVANE_API_PAGES`` (5) pages; responses are
+budget, following a list's pagination up to ``WINDVANE_API_PAGES`` (10) pages; responses are
 archived like pages (``kind='json'``; a POST's row ``url`` is the endpoint + ``#post=<JSON body>``).
 At the end of a site every one of its pages gets ``pages.platform`` (portal | service | opendata)
 and the site's ``site_platforms`` rows and ``coverage.platforms`` say what was crawled.
@@ -96,7 +96,7 @@ def make_link_extractor() -> LinkExtractor:
 
 
 _host_of = host_of  # the one host parser (crawlers/scope.py)
-DEFAULT_API_PAGES = 5  # pages of one paged list API (WINDVANE_API_PAGES)
+DEFAULT_API_PAGES = 10  # pages of one paged list API (WINDVANE_API_PAGES): a sample of 100 at 10 a page
 SCRIPTS_PER_BRANCH = 10  # external scripts of a branch read for API calls
 
 

@@ -37,8 +37,8 @@ gdp100-3,gdp100,c3,丙市,340300,http://www.c3.gov.cn/,,
 SVC = "www.ahzw.gov.cn"
 DATA = "data.p1.gov.cn"
 ITEMS = 12  # the paged item list API: 5 a page, so 3 pages
-DATASETS = 60
-BUDGET = 30  # --platform-pages
+DATASETS = 100
+BUDGET = 40  # --platform-pages
 
 
 def _html(title: str, body: str, head: str = "") -> bytes:
@@ -169,7 +169,7 @@ def test_each_platform_has_its_own_budget(presence):
     db = presence["tmp"] / "s.db"
     count = dict(rows(db, "select platform, count(*) from pages where site_id='p1' and kind != 'probe' "
                            "group by platform"))
-    assert count["opendata"] == BUDGET  # of 61 data pages
+    assert count["opendata"] == BUDGET  # of 101 data pages
     assert count["portal"] == 4  # the portal's own pages, all of them (--max-pages 10 is not spent by platforms)
     data = {r["kind"]: r for r in rows(db, "select * from site_platforms where site_id='p1'")}
     assert data["opendata"]["budget_reached"] == 1
@@ -205,7 +205,7 @@ def test_json_apis_found_in_scripts_are_fetched_and_archived(presence):
     assert all(apis[u]["platform"] == "service" and apis[u]["site_id"] == "p1" for u in pages)
     assert json.loads(apis[pages[0]]["text"])["data"]["total"] == 12  # rules read the JSON in pages.text
     endless = [u for u in apis if "/api/endless" in u]
-    assert len(endless) == 5  # a list that never ends: 5 pages at most
+    assert len(endless) == 10  # a list that never ends: 10 pages at most (WINDVANE_API_PAGES)
     post = sorted(u for u in apis if "/api/search" in u)  # one row per page: the body is part of its key
     assert post == [f'http://{SVC}/api/search#post={{"keyword": "", "pageNum": {n}, "pageSize": 50}}' for n in (1, 2)]
     sent = sorted(b for m, u, b in presence["web"].requests if m == "POST")
@@ -264,3 +264,57 @@ def test_api_calls_in_scripts_of_every_common_form():
     assert calls == {("GET", "/api/a?pageNo=1&pageSize=10", "pageNo"), ("GET", "/api/b?current=1&size=20", "current"),
                      ("POST", "/api/dataset/query", "pageIndex"), ("GET", "/api/c?page=1", "page"),
                      ("GET", "/api/d?page=1&rows=5", "page"), ("GET", "/api/e.json", None)}
+
+
+# --- the simulated web's platforms (simweb/platforms*.py) ----------------------------------------
+SIM_SITES = ("110000", "210000", "210100", "210200")  # 北京 (SPA platforms, a POST list API); 辽宁 and two
+# of its cities on path branches of the provincial service portal (沈阳 found from its portal's link)
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    simweb_server = pytest.importorskip("simweb.server")
+    from evidence.registry import DEFAULT_REGISTRY, load_registry
+    from tests.test_simweb import write_subset
+    tmp = tmp_path_factory.mktemp("presence-sim")
+    reg = write_subset(load_registry(DEFAULT_REGISTRY), SIM_SITES, tmp / "reg.csv")
+    with simweb_server.SimWebProcess(str(reg), seed=2023, port=0) as web:
+        summary = run_crawl(tmp, web.proxy_url, "--workers", "1", "--browser", "never", "--depth", "1",
+                            "--max-pages", "15", "--platform-pages", "40", campaign="sim")
+        with open(web.truth_path, encoding="utf-8") as f:
+            table = json.load(f)
+    yield {"db": tmp / "s.db", "summary": summary, "truth": table["sites"]}
+
+
+def test_simulated_platforms_each_target_on_its_own_branch(simulated):
+    db, truth = simulated["db"], simulated["truth"]
+    pages = rows(db, "select site_id, url, platform, kind from pages where campaign='sim' and url not like '%#shared=%'")
+    plats = {(r["site_id"], r["kind"]): r for r in rows(db, "select * from site_platforms where campaign='sim'")}
+    for sid in ("210100", "210200"):  # the cities' path branches: their own pages only
+        svc = truth[sid]["platforms"]["service"]
+        got = plats[(sid, "service")]
+        assert got["url"].rstrip("/") + "/" == svc["scope"] and got["prefix"] == "/" + svc["scope"].split("/")[3] + "/"
+        assert got["source"] == ("registry" if svc["source"] == "registry" else "discovered")
+        mine = [p["url"] for p in pages if p["site_id"] == sid and p["platform"] == "service"]
+        assert mine and all(u.startswith(svc["scope"]) for u in mine), mine
+        assert set(svc["urls"]["home"]) & set(mine)
+    province = [p["url"] for p in pages if p["site_id"] == "210000" and p["platform"] == "service"]
+    assert province and not any(u.startswith(truth[c]["platforms"]["service"]["scope"])
+                                for u in province for c in ("210100", "210200"))
+    for p in pages:  # every platform page is on its platform's host, every portal page on the portal's
+        if p["platform"] != "portal" and p["kind"] != "probe":
+            kind = "data" if p["platform"] == "opendata" else "service"
+            assert p["url"].split("/")[2] == truth[p["site_id"]]["platforms"][kind]["url"].split("/")[2], p["url"]
+
+
+def test_simulated_list_apis_are_archived(simulated):
+    db, truth = simulated["db"], simulated["truth"]
+    apis = {r["url"]: r for r in rows(db, "select url, site_id, platform, kind, status from pages "
+                                          "where campaign='sim' and kind='json'")}
+    bj = truth["110000"]["platforms"]
+    get_lists = [u for u in bj["service"]["urls"]["api"] if "list" in u]
+    assert set(get_lists[:1]) <= set(apis)  # the service portal's GET list API, its first page at least
+    posted = [u for u in apis if u.startswith(bj["data"]["urls"]["api_post"][0]["url"] + "#post=")]
+    assert posted and all(apis[u]["platform"] == "opendata" and apis[u]["site_id"] == "110000" for u in posted)
+    bodies = [json.loads(u.split("#post=", 1)[1]) for u in posted]
+    assert bj["data"]["urls"]["api_post"][0]["body"] in bodies
