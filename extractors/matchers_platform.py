@@ -39,8 +39,8 @@ from extractors.matchers_json import to_number
 _SPACE = re.compile(r"[\s\u3000\xa0]+")
 _ENUM = re.compile(r"^(?:\d{1,2}|[一二三四五六七八九十]{1,3})[.、．)）]")  # 1. / 三、 before a label
 # a short segment ending like a guide's field label: the next field, never the value of an empty one
-_OTHER_LABEL = re.compile(r"[\u4e00-\u9fff]{1,8}(?:条件|对象|主体|依据|材料|清单|时限|期限|地点|地址|电话|方式|流程|标准|类型|形式"
-                          r"|次数|名称|编码|机构|部门|时间|窗口|范围|结果|情况|深度)")
+# (suffixes a value seldom ends with: not 窗口 / 部门 / 中心, which places and bodies do)
+_OTHER_LABEL = re.compile(r"[\u4e00-\u9fff]{1,8}(?:条件|对象|主体|依据|清单|时限|期限|流程|类型|形式|次数|名称|编码|深度)")
 _COLON = re.compile(r"^(.{1,16}?)\s*[:：]\s*(.*)$", re.S)
 
 

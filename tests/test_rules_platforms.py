@@ -230,3 +230,17 @@ def test_json_responses_are_read_only_by_json_rules(world) -> None:
     leaves = {r["leaf_id"] for r in world["every"] if r["url"] == api}
     assert leaves <= {"dataset_count", "machine_readable_share", "data_freshness", "open_data_available"}
     assert {"dataset_count", "machine_readable_share", "data_freshness"} <= leaves
+
+
+def test_an_empty_guide_field_is_not_valued_by_the_next_one(world) -> None:
+    """实施依据： with nothing after it, then 受理条件： (a field the rule does not ask for): 设定依据 is
+    absent; a place ending in 窗口 is a value, not a label."""
+    from extractors.engine import Context, parse_html, run_rule
+
+    rule = world["rs"].rule("guide_completeness.guides")
+    page = parse_html(_page("指南", """<div class="zn"><p>事项名称： 医师执业注册</p><p>实施依据：</p>
+<p>受理条件： 符合法定条件的申请人</p><p>申报材料清单： 1.申请表</p><p>承诺时限： 20个工作日</p>
+<p>办理地点：</p><p>区政务服务中心6号窗口</p></div>""").decode(), HZ_ZWFW + "/guide/9.html")
+    (f,) = run_rule(rule, page, Context())
+    assert f.values["item"] == {"total": 8, "matched": 4}
+    assert f.values["each"]["设定依据"] == 0 and f.values["each"]["办理地点"] == 1
