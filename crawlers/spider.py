@@ -236,7 +236,7 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
         st.name_zh = getattr(site, "name_zh", "") or ""
         st.platforms = {p.kind: p for p in registry_platforms(site)}
         for p in st.platforms.values():  # the registry's branches are claimed before any is discovered
-            if p.host not in st.hosts:
+            if p.host not in st.hosts and p.key not in self.branches:
                 self.branches.add(Branch(p, st.site_id))
         if old:  # resuming after a clean stop: keep what was scheduled, the queue holds the rest
             st.hosts |= set(old["hosts"])
@@ -410,7 +410,11 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
         branch = self.branches.add(Branch(p, st.site_id))
         if branch.foreign and branch.site_id == st.site_id:
             branch.foreign = False  # this site's own claim from an earlier run: crawled here again
-        elif branch.site_id == st.site_id and not branch.seen:
+        elif branch.site_id != st.site_id and not branch.seen and not branch.foreign \
+                and self.site_state[branch.site_id].outstanding < 0:  # claimed by a site that ended without it
+            branch.site_id = st.site_id
+            branch.owners = [st.site_id] + [o for o in branch.owners if o != st.site_id]
+        if branch.site_id == st.site_id and not branch.seen:
             other = self._claimed_elsewhere(branch)
             if other is not None:  # another worker's site (or an earlier run's) crawls it: share that
                 branch.site_id, branch.foreign = other, True
@@ -672,6 +676,24 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
         req = self._platform_request(url.partition("#post=")[0], st, branch, pdepth, pdepth + 1, None, call=call)
         return req.replace(dont_filter=True)
 
+    def _hand_over(self, st: _SiteState) -> None:
+        """A branch this site claimed but never started (its portal failed) goes to another owner still crawling."""
+        for b in self._crawled_by(st.site_id):
+            if b.seen:
+                continue
+            others = [o for o in b.owners if o != st.site_id and o in self.site_state
+                      and self.site_state[o].outstanding >= 0 and self.site_state[o].platforms_started]
+            if not others:
+                continue
+            b.owners = others + [o for o in b.owners if o not in others and o != st.site_id]
+            b.site_id = others[0]
+            heir = self.site_state[others[0]]
+            b.seen[b.platform.url] = 0
+            try:
+                self._send(self._platform_request(b.platform.url, heir, b, 0, 1, None))
+            except (AttributeError, RuntimeError):  # the engine is gone (the crawl is closing)
+                heir.outstanding -= 1
+
     def _crawled_by(self, site_id: str) -> list[Branch]:
         """The platform branches this site crawls (not the ones it shares with a site that crawls them)."""
         return [b for b in self.branches.by_key.values() if b.site_id == site_id and not b.foreign]
@@ -697,7 +719,7 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
         if branch.site_id != st.site_id:
             row["stored_under"] = branch.site_id
         # NULL: not crawled (the portal failed before the platform's entry was fetched)
-        crawled_by = branch.site_id if branch.seen or branch.site_id != st.site_id else None
+        crawled_by = branch.site_id if st.platforms_started and (branch.seen or branch.site_id != st.site_id) else None
         if crawled_by is None:
             row["not_crawled"] = True
         if self.writer is not None:
@@ -731,18 +753,43 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
         for b in mine:
             for other in b.owners[1:]:
                 self._share_rows(b, other)
+                self._update_sharer(other, b)
         out = []
         for p in st.platforms.values():
             branch = self.branches.by_key.get(p.key)
             if branch is None:  # on the portal's own host: crawled as the portal
                 out.append({**p.as_dict(), "on_portal": True})
                 continue
-            if branch.site_id != st.site_id:
+            if branch.site_id != st.site_id and st.platforms_started:
                 self._share_rows(branch, st.site_id)  # what the crawling site stored so far
             pages = conn.execute("SELECT count(*) FROM pages WHERE campaign=? AND site_id=? AND platform=?",
                                  [campaign, st.site_id, p.kind]).fetchone()[0]
             out.append(self._record_platform(st, p, branch, pages))
         return out
+
+    def _update_sharer(self, site_id: str, branch: Branch) -> None:
+        """A site sharing ``branch`` that ended before the branch's crawl did: its ``site_platforms`` row
+        and ``coverage.platforms`` entry now name the site that crawled it and count the pages it was given."""
+        assert self.writer is not None
+        conn, campaign = self.writer.store.conn, self.writer.campaign
+        pages = conn.execute("SELECT count(*) FROM pages WHERE campaign=? AND site_id=? AND platform=?",
+                             [campaign, site_id, branch.kind]).fetchone()[0]
+        conn.execute("UPDATE site_platforms SET stored_under=?, pages=? WHERE campaign=? AND site_id=? AND kind=? "
+                     "AND stored_under IS NOT NULL", [branch.site_id, pages, campaign, site_id, branch.kind])
+        row = conn.execute("SELECT coverage FROM sites WHERE campaign=? AND site_id=?", [campaign, site_id]).fetchone()
+        try:
+            cov = json.loads(row[0]) if row and row[0] else None
+        except ValueError:
+            cov = None
+        if cov and isinstance(cov.get("platforms"), list):
+            for entry in cov["platforms"]:
+                if entry.get("kind") == branch.kind and "stored_under" in entry:
+                    entry.update(stored_under=branch.site_id, pages=pages)
+            cov["pages"] = conn.execute("SELECT count(*) FROM pages WHERE campaign=? AND site_id=?",
+                                        [campaign, site_id]).fetchone()[0]
+            conn.execute("UPDATE sites SET coverage=?, pages=? WHERE campaign=? AND site_id=?",
+                         [json.dumps(cov, ensure_ascii=False, sort_keys=True), cov["pages"], campaign, site_id])
+        conn.commit()
 
     def _share_rows(self, branch: Branch, to_site: str) -> None:
         """Give site ``to_site`` the pages of a branch another site crawled: rows of its own (``url`` +
@@ -780,6 +827,7 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
             return
         st.outstanding = -1  # finished; never again
         self.sites_done += 1
+        self._hand_over(st)
         if self.writer:
             platforms = self._finish_platforms(st)
             status, reason = self._site_status(st)

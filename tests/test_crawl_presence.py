@@ -11,6 +11,8 @@ serves a small web of its own (``PresenceWeb``):
 - 甲市 (``c1``): its portal links its branch of the provincial service portal, ``/hefei/``.
 - 乙市 (``c2``): the registry names its branch ``www.ahzw.gov.cn/wuhu/``.
 - 丙市 (``c3``): its portal links the provincial root itself: the same branch as 甲省's.
+- 无此省 (``x0``): the registry gives it the same service portal, but its portal does not answer:
+  its claim on the branch goes to the sites that crawl.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from tests.test_crawl import rows, run_crawl
 from tests.test_crawl_web import FixtureWeb
 
 REGISTRY = """target_id,group,site_id,name_zh,admin_code,portal_url,zwfw_url,opendata_url
+province-0,province,x0,无此省,350000,http://www.nowhere.gov.cn/,http://www.ahzw.gov.cn/,
 province-1,province,p1,甲省,340000,http://www.p1.gov.cn/,http://www.ahzw.gov.cn/,
 capital-1,capital,c1,甲市,340100,http://www.c1.gov.cn/,,
 gdp100-2,gdp100,c2,乙市,340200,http://www.c2.gov.cn/,http://www.ahzw.gov.cn/wuhu/,
@@ -195,6 +198,9 @@ def test_shared_provincial_host_each_target_on_its_own_branch(presence):
     assert all(orig[r["url"].split("#shared=")[0]] == r["warc_offset"] for r in shared)  # the same WARC record
     row = rows(db, "select stored_under from site_platforms where site_id='c3' and kind='service'")[0]
     assert row["stored_under"] == "p1"
+    # a site whose portal failed crawls none of its platforms and gets no platform pages
+    assert rows(db, "select stored_under from site_platforms where site_id='x0'")[0]["stored_under"] is None
+    assert rows(db, "select count(*) from pages where site_id='x0' and kind != 'probe'")[0][0] == 0
 
 
 def test_json_apis_found_in_scripts_are_fetched_and_archived(presence):
