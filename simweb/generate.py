@@ -98,6 +98,7 @@ from simweb.faults import FAULT_MODES, apply_full_faults, challenge_cookie_names
 from simweb.features import FEATURES, add_doc, add_news
 from simweb.features_documents import apply_document_forms
 from simweb.model import Column, Page, SiteModel
+from simweb.platforms_leaves import platform_leaves
 from simweb.profile import DEFAULT_YEAR, YEARS, SiteProfile, default_profiles, fixed_points
 from simweb.profile import FIXED as FIXED_LEAVES
 from simweb.profile import build as build_profiles
@@ -346,7 +347,13 @@ def _correct(site: Site, seed: int, year: int, profile: SiteProfile) -> None:
 
     a, ma = 0.0, miss(0.0)
     if abs(ma) > 0.6:
-        b, mb = round(ma, 3), miss(round(ma, 3))
+        b, mb = a, ma
+        for _ in range(4):  # step by the miss until it changes sign (the fill can be flat for a while)
+            b = round(b + mb, 3)
+            mb = miss(b)
+            if abs(mb) <= 0.6 or (mb > 0) != (ma > 0):
+                break
+            a, ma = b, mb
         for _ in range(4):
             if abs(mb) <= 0.6 or (ma > 0) == (mb > 0):
                 break
@@ -361,9 +368,12 @@ def _total_points() -> float:
 
 
 def truth_points(m: SiteModel) -> float:
-    """The points a correct scorer gives the built site (every leaf applies to every group)."""
+    """The points a correct scorer gives the built site (every leaf applies to every group), its
+    service portal's and open-data platform's leaves included (``simweb.platforms_leaves``)."""
     pts = {lf.id: lf.points for lf in profile_leaves()}
-    return sum(pts.get(k, 0.0) * (1.0 if lt.share is None else lt.share) for k, lt in m.leaves.items() if lt.present)
+    own = sum(pts.get(k, 0.0) * (1.0 if lt.share is None else lt.share) for k, lt in m.leaves.items() if lt.present)
+    extra = platform_leaves(m, platforms.platform_truth(m))
+    return own + sum(pts.get(k, 0.0) * lt["points_share"] for k, lt in extra.items() if k not in m.leaves)
 
 
 def _build(site: Site, seed: int, faults: str, access: str, year: int, profile: SiteProfile | None) -> SiteModel:
@@ -473,6 +483,8 @@ def site_truth(m: SiteModel) -> dict:
                            "urls": urls if lt.present else [],
                            "attachment_urls": [m.base + p for p in lt.attachments] if lt.present else [],
                            "traps": traps, "trap_details": details}
+    plat = platforms.platform_truth(m)
+    leaves.update({k: v for k, v in platform_leaves(m, plat).items() if k not in leaves})
     challenge = None
     if m.challenge:
         issued, computed = challenge_cookie_names(m)
@@ -482,7 +494,7 @@ def site_truth(m: SiteModel) -> dict:
             "fault_details": m.fault_details, "challenge": challenge, "js_nav": m.js_nav or None,
             "charset_fault": m.charset_fault or None,
             "access": access_describe(m.access) if m.access else None, "leaves": leaves,
-            "platforms": platforms.platform_truth(m)}
+            "platforms": plat}
 
 
 class SimWeb:

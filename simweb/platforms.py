@@ -25,12 +25,13 @@ Truth (``site_truth(m)["platforms"]``, written by ``simweb.generate.write_truth`
                  "dialect", "list_api", "status", "available", "unified_login", "login_url",
                  "guides", "guide_elements": {element: share}, "guide_completeness",
                  "online_share", "zero_visit_share", "web_form_12345", "form_url",
-                 "urls": {"home", "lists", "guides", "api"}, "traps": [{"kind", "urls"}]},
+                 "urls": {"home", "lists", "guides", "api", "other", "login"}, "traps": [{"kind", "urls"}]},
      "data":    {"url", "linked_url", "source", "host", "scope", "branch", "shared_host",
                  "dialect", "list_api", "status", "available", "dataset_count", "api_count",
                  "machine_readable_share", "fresh_share", "fresh_since", "open_licence",
                  "licence_url", "data_requests", "requests_url", "reuse_showcase", "showcase_url",
-                 "urls": {"home", "lists", "datasets", "api"}, "traps": [{"kind", "urls"}]}}
+                 "sample_size", "urls": {"home", "lists", "datasets", "api", "api_post", "other"},
+                 "traps": [{"kind", "urls"}]}}
 
 * ``url``: the target's own platform entry (absolute, ``scheme://netloc/path``) or null when it
   has none; ``scope``: every page of the target's own platform starts with it (a path branch is
@@ -65,7 +66,10 @@ Truth (``site_truth(m)["platforms"]``, written by ``simweb.generate.write_truth`
   ``lists`` (server-rendered list pages: all of a service portal's, the data catalogue's and API
   list's pages that hold the sample), ``guides`` / ``datasets`` (detail pages; datasets: the
   sample's), ``api`` (JSON endpoints, GET, with their query strings), ``api_post`` (POST list
-  endpoints: ``{"url", "body"}``). ``list_api``: ``get`` or
+  endpoints: ``{"url", "body"}``), ``other`` (side pages: 12345 page, local login page, licence,
+  data-request form, showcase), ``login`` (service: the unified login pages the 登录 / 在线办理
+  links end on, on the province's identity host ``tyrz.<province domain>``, outside ``scope``).
+  ``list_api``: ``get`` or
   ``post`` (how the SPA dialect fetches lists; null for server-rendered). ``traps``: pages built to
   look like the evidence without meeting it (``other_city_branch``, ``placeholder_licence``,
   ``empty_showcase``, ``phone_only_12345``, ``coming_soon``, ``local_login``).
@@ -373,6 +377,7 @@ def _service_content(pf: Platform, r: random.Random, ry: random.Random, q: float
         pf.guides.append(Guide(f"{pf.place.site_id[-4:]}{r.randrange(10**9, 10**10)}{i:03d}", name, r.choice(DEPTS),
                                frozenset(els), online, 0 if online else ry.choice([1, 1, 1, 2])))
     pf.opts["unified_login"] = r.random() < 0.35 + 0.6 * q
+    pf.opts["login_direct"] = pf.opts["unified_login"] and r.random() < 0.4
     v12345 = r.random()
     pf.opts["form_12345"] = "form" if v12345 < 0.3 + 0.6 * q else ("phone_only" if v12345 < 0.7 + 0.3 * q else "")
     pf.opts["el_labels"] = {e: r.choice(SERVICE_LABELS[e]) for e in ELEMENTS}

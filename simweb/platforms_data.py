@@ -340,19 +340,25 @@ def urls(pf: Platform) -> dict[str, Any]:
     if pf.dialect == "odweb":
         lists = [b + _list_path(pf, w, n) for w, items in (("catalog", pf.datasets), ("interface", pf.apis))
                  for n in pages(items)]
-        return {"home": home_urls(pf), "lists": lists,
+        return {"home": home_urls(pf), "lists": lists, "other": _side_pages(pf),
                 "datasets": [f"{b}{p}catalog/detail/{d.ident}.html" for d in sample], "api": []}
     api = [f"{b}{p}api/portal/statistics"]
     if pf.list_api == "get":
         api += [f"{b}{p}api/{w}/list?page={n + 1}&size={size}" for w, items in
                 (("dataset", pf.datasets), ("interface", pf.apis)) for n in pages(items)]
     api += [f"{b}{p}api/dataset/detail?id={d.ident}" for d in sample]
-    out: dict[str, Any] = {"home": home_urls(pf), "lists": [], "api": api,
+    out: dict[str, Any] = {"home": home_urls(pf), "lists": [], "api": api, "other": _side_pages(pf),
                            "datasets": [f"{b}{p}dataset/detail.html?id={d.ident}" for d in sample]}
     if pf.list_api == "post":
         out["api_post"] = [{"url": f"{b}{p}api/{w}/search", "body": {"pageNo": n + 1, "pageSize": size}}
                            for w, items in (("dataset", pf.datasets), ("interface", pf.apis)) for n in pages(items)]
     return out
+
+
+def _side_pages(pf: Platform) -> list[str]:
+    paths = _paths(pf)
+    return [pf.base + paths[k] for k, opt in (("licence", "licence"), ("demand", "requests"), ("apps", "showcase"))
+            if pf.opts.get(opt)]
 
 
 def traps(pf: Platform) -> list[dict[str, Any]]:

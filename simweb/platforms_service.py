@@ -51,7 +51,8 @@ HANDLE = {True: "全程网办", False: "窗口办理"}
 
 def _page(pf: Platform, title: str, body: str, extra_head: str = "") -> str:
     brand = f"{pf.prov_short}政务服务网" if pf.level != "province" else f"{pf.name}政务服务网"
-    site = f"{brand}·{pf.name}站" if pf.level != "province" and pf.place.branch in ("sub", "path") else \
+    branch = f"{brand}·{pf.name}站" if pf.opts["labels"] else f"{brand} {pf.gov}"
+    site = branch if pf.level != "province" and pf.place.branch in ("sub", "path") else \
         f"{pf.name}政务服务网" if pf.dialect == "kaipu" else f"{pf.name}“一网通办”"
     return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{escape(title)}-{escape(site)}</title>"
             f"{extra_head}</head><body><div class=\"header\"><a href=\"{pf.prefix}\" class=\"logo\">{escape(site)}</a>"
@@ -137,12 +138,19 @@ def _list_path(pf: Platform, n: int) -> str:
     return f"{pf.prefix}bsfw/index.html" if n == 0 else f"{pf.prefix}bsfw/index_{n}.html"
 
 
+def _login_href(pf: Platform) -> str:
+    """The home page's 登录: straight to the unified login (some portals), or through the portal's redirect."""
+    if pf.opts.get("login_direct"):
+        return escape(login_target(pf, pf.base + pf.prefix))
+    return f"{pf.prefix}login" if pf.dialect == "kaipu" else f"{pf.prefix}uc/login?redirect={pf.prefix}"
+
+
 def _home(pf: Platform) -> str:
     online = sum(g.online for g in pf.guides)
     f12345 = pf.opts["form_12345"]
     if pf.dialect == "kaipu":
         links12345 = f'<li><a href="{pf.prefix}hdjl/12345.html">12345在线诉求</a></li>' if f12345 else ""
-        body = (f'<div class="top"><a href="{pf.prefix}login">登录</a> | <a href="{pf.prefix}login">注册</a></div>'
+        body = (f'<div class="top"><a href="{_login_href(pf)}">登录</a> | <a href="{pf.prefix}login">注册</a></div>'
                 f'<div class="tj"><span>事项总数</span><em>{len(pf.guides)}</em>项　'
                 f'<span>全程网办</span><em>{online}</em>项</div>'
                 f'<ul class="nav"><li><a href="{_list_path(pf, 0)}">个人办事</a></li>'
@@ -153,7 +161,7 @@ def _home(pf: Platform) -> str:
               f'fetch("{pf.prefix}api/item/list?page=1&size={size}").then(function(r){{return r.json()}})'
               ".then(renderList);")
     links = f'<a href="{pf.prefix}12345/index.html">12345诉求</a>' if f12345 else ""
-    body = (f'<div id="app"><div class="bar"><a href="{pf.prefix}uc/login?redirect={pf.prefix}">登录</a>{links}</div>'
+    body = (f'<div id="app"><div class="bar"><a href="{_login_href(pf)}">登录</a>{links}</div>'
             '<div class="stats"><span>事项数</span><b id="itemCount"></b><span>全程网办</span><b id="onlineCount"></b>'
             '</div><ul id="itemList"></ul></div>'
             f'<script src="{pf.prefix}static/js/chunk-vendors.js"></script><script>{script}</script>')
@@ -197,8 +205,7 @@ def serve(pf: Platform, rel: str, query: dict[str, list[str]], method: str, body
         return html_answer(_home(pf))
     if rel == "user/login.html" and not pf.opts.get("unified_login"):
         return html_answer(local_login(pf))
-    f12345 = "hdjl/12345.html" if pf.dialect == "kaipu" else "12345/index.html"
-    if rel == f12345 and pf.opts["form_12345"]:
+    if rel == _12345_path(pf) and pf.opts["form_12345"]:
         return html_answer(_form_12345(pf))
     if pf.dialect == "kaipu":
         if rel == "login":
@@ -258,8 +265,7 @@ def facts(pf: Platform, available: bool) -> dict[str, Any]:
             "zero_visit_share": share(sum(g.visits == 0 for g in guides)),
             "unified_login": unified, "login_url": (f"https://{pf.idp()}/cas/login") if unified else None,
             "web_form_12345": f12345,
-            "form_url": pf.base + pf.prefix + ("hdjl/12345.html" if pf.dialect == "kaipu" else "12345/index.html")
-            if f12345 else None}
+            "form_url": pf.base + pf.prefix + _12345_path(pf) if f12345 else None}
 
 
 def urls(pf: Platform) -> dict[str, list[str]]:
@@ -276,14 +282,34 @@ def urls(pf: Platform) -> dict[str, list[str]]:
         api += [f"{b}{pf.prefix}api/item/detail?code={g.code}" for g in pf.guides]
         lists = []
         guides = [f"{b}{pf.prefix}guide/detail.html?code={g.code}" for g in pf.guides]
-    return {"home": home_urls(pf), "lists": lists, "guides": guides, "api": api}
+    other = [pf.base + pf.prefix + _12345_path(pf)] if pf.opts.get("form_12345") else []
+    if not pf.opts.get("unified_login"):
+        other.append(f"{b}{pf.prefix}user/login.html")
+    return {"home": home_urls(pf), "lists": lists, "guides": guides, "api": api, "other": other,
+            "login": login_urls(pf)}
+
+
+def _12345_path(pf: Platform) -> str:
+    return "hdjl/12345.html" if pf.dialect == "kaipu" else "12345/index.html"
+
+
+def login_urls(pf: Platform) -> list[str]:
+    """Where the unified login leaves a browser (the identity host's page, per 登录 / 在线办理 link)."""
+    if not pf.opts.get("unified_login"):
+        return []
+    backs = [pf.base + pf.prefix] if pf.opts.get("login_direct") or pf.dialect == "spa" else \
+        [pf.base + pf.prefix + ("" if pf.home_path.endswith("/") else pf.home_path.rsplit("/", 1)[-1])]
+    for g in pf.guides:
+        if "在线办理" in g.elements:
+            backs.append(f"{pf.base}{pf.prefix}bsfw/item/{g.code}/apply" if pf.dialect == "kaipu" else
+                         f"{pf.base}{pf.prefix}guide/detail.html?code={g.code}")
+    return [login_target(pf, b) for b in backs]
 
 
 def traps(pf: Platform) -> list[dict[str, Any]]:
     out = []
     if pf.status == "live" and pf.opts.get("form_12345") == "phone_only":
-        out.append({"kind": "phone_only_12345", "urls": [pf.base + pf.prefix + (
-            "hdjl/12345.html" if pf.dialect == "kaipu" else "12345/index.html")]})
+        out.append({"kind": "phone_only_12345", "urls": [pf.base + pf.prefix + _12345_path(pf)]})
     if pf.status == "live" and not pf.opts.get("unified_login"):
         out.append({"kind": "local_login", "urls": [pf.base + pf.prefix + "user/login.html"]})
     return out

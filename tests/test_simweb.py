@@ -111,7 +111,13 @@ def test_truth_file_shape_and_determinism(registry, tmp_path):
         for leaf in s["leaves"].values():
             assert (0.0 < leaf["points_share"] <= 1.0) if leaf["present"] else leaf["points_share"] == 0.0
             assert bool(leaf["urls"]) == leaf["present"]
-            assert all(u.startswith(f"https://{s['host']}/") for u in leaf["urls"] + leaf["traps"])
+            # the portal's own pages, or its service portal's / open-data platform's (simweb.platforms)
+            hosts = {s["host"]} | {p["host"] for p in s["platforms"].values()} | \
+                {p["linked_url"].split("/")[2].split(":")[0] for p in s["platforms"].values() if p["linked_url"]}
+            assert all(urlsplit(u).hostname in hosts or urlsplit(u).hostname.startswith("tyrz.")
+                       for u in leaf["urls"] + leaf["traps"])
+            assert all(u.startswith(f"https://{s['host']}/") for u in leaf["urls"] + leaf["traps"]
+                       if urlsplit(u).hostname == s["host"])
 
 
 def test_sites_vary_and_have_realistic_size(web):
@@ -131,6 +137,8 @@ def test_every_truth_url_is_within_depth_3(web):
         depths = link_depths(m, 3)
         for leaf_id, leaf in site_truth(m)["leaves"].items():
             if not leaf["present"] or "probe" in leaf["reach"]:  # probe: an unlinked path (error_page)
+                continue
+            if "scope" in leaf:  # a platform leaf: on the platform's hosts (tests/test_simweb_platforms.py)
                 continue
             if leaf["sitewide"]:
                 assert m.base + "/" in leaf["urls"]
@@ -202,6 +210,7 @@ def test_truth_urls_answer_200_through_the_proxy(proxy):
     for s in t["sites"].values():
         for leaf in s["leaves"].values():
             urls = leaf["urls"][:12] + leaf["traps"][:6] if "probe" not in leaf["reach"] else []
+            urls = [u for u in urls if u not in leaf.get("post_urls", [])]  # POST-only list APIs
             for url in urls:
                 status, _, _, final = fetch(op, url)
                 if status == 503:  # the flaky page: 503 once, then 200
@@ -272,8 +281,8 @@ def test_full_truth_reach_and_plain_depth(full_web):
                 assert not leaf["attachment_urls"]
                 continue
             assert set(leaf["attachment_urls"]) <= set(leaf["urls"])
-            if {"js_only", "onclick", "probe"} & set(leaf["reach"]) or leaf["sitewide"]:
-                continue
+            if {"js_only", "onclick", "probe"} & set(leaf["reach"]) or leaf["sitewide"] or "scope" in leaf:
+                continue  # scope: a platform leaf, on the platform's hosts (tests/test_simweb_platforms.py)
             near = [u for u in leaf["urls"] if depths.get(u, 99) <= 3]
             assert near, (m.site_id, leaf_id)
             for u in leaf["attachment_urls"]:  # one step beyond its parent document

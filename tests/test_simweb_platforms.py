@@ -196,7 +196,7 @@ def test_online_application_goes_to_unified_login_or_not(served, picked, name):
     op, p = served[0], plat(served, picked, name)
     guide = p["urls"]["guides"][0] if p["dialect"] == "kaipu" else None
     status, home = get_text(op, p["url"])
-    login = next(u for u in hrefs(home, p["url"]) if re.search(r"/login$|uc/login", u))
+    login = next(u for u in hrefs(home, p["url"]) if "login" in u)
     if guide:  # a guide's 在线办理 button leads to the same place
         login = next((u for g in p["urls"]["guides"] for u in hrefs(get_text(op, g)[1], g) if u.endswith("/apply")), login)
     status, headers, _, _ = fetch(op, login)
@@ -235,7 +235,8 @@ def test_branches_are_scoped_and_another_citys_branch_is_a_trap(served, picked):
     root = path["scope"].rstrip("/").rsplit("/", 1)[0] + "/"
     status, province = get_text(op, root)  # the province's own portal on the same host
     assert status == 200 and re.search(r"当前站点：([^<]+)<", province).group(1) != gov
-    assert all(u.startswith(path["scope"]) for us in path["urls"].values() for u in us)
+    assert all(u.startswith(path["scope"]) for k, us in path["urls"].items() if k != "login" for u in us)
+    assert all(urlsplit(u).hostname.startswith("tyrz.") for u in path["urls"]["login"])
     sub = plat(served, picked, "service_sub_branch")
     assert urlsplit(sub["url"]).hostname.split(".", 1)[1] in {urlsplit(u).hostname.removeprefix("www.") for u in
                                                                [t.get("zwfw_url") for t in load_registry(DEFAULT_REGISTRY).targets]
@@ -394,3 +395,35 @@ def test_truth_is_deterministic_and_follows_the_year():
                                           for s in live)
     kinds = {(t["platforms"]["service"]["dialect"], t["platforms"]["data"]["dialect"]) for t in a.values()}
     assert {"kaipu", "spa"} <= {k for k, _ in kinds} and {"odweb", "spa"} <= {k for _, k in kinds}
+
+
+def test_platform_leaves_follow_the_facts_and_the_rule_tiers(served):
+    import yaml
+
+    from tests.conftest import ROOT
+
+    def tiers(leaf: str) -> tuple[float, list[tuple[float, float]]]:
+        d = yaml.safe_load((ROOT / "rules" / "leaves" / f"{leaf}.yaml").read_text(encoding="utf-8"))
+        rule = next(r for r in d["rules"] if r.get("tiers"))
+        return float(d["points"]), [(float(t["min"]), float(t["points"])) for t in rule["tiers"]["points"]]
+
+    facts = {"dataset_count": ("data", "dataset_count"), "api_count": ("data", "api_count"),
+             "machine_readable_share": ("data", "machine_readable_share"), "data_freshness": ("data", "fresh_share"),
+             "guide_completeness": ("service", "guide_completeness"),
+             "online_transaction_depth": ("service", "online_share")}
+    seen = set()
+    for s in served[1]["sites"].values():
+        for leaf, (kind, key) in facts.items():
+            value = s["platforms"][kind][key] or 0
+            points, steps = tiers(leaf)
+            want = max((p for lo, p in steps if value >= lo), default=0.0) / points
+            lt = s["leaves"][leaf]
+            assert lt["points_share"] == pytest.approx(want) and lt["present"] == (want > 0), (leaf, value)
+            seen.add((leaf, want))
+        for leaf, kind, key in (("service_portal_available", "service", "available"),
+                                ("open_data_available", "data", "available"),
+                                ("unified_login", "service", "unified_login"),
+                                ("hotline_web_form", "service", "web_form_12345"),
+                                ("open_data_licence", "data", "open_licence")):
+            assert s["leaves"][leaf]["present"] == s["platforms"][kind][key], leaf
+    assert len({w for leaf, w in seen if leaf == "dataset_count"}) >= 3  # several tiers among the picked sites
