@@ -276,9 +276,34 @@ class PlatformMatcher(Matcher):
         return [Hit(page.url, 0, 0, {"platform": got})] if got in self.kinds else []
 
 
+class LoginWallMatcher(Matcher):
+    """A page the crawl took for a login wall (``pages.block`` "login wall: …"): such pages are never
+    read by other rules, but where a service's login leads (a unified identity-authentication page)
+    is the evidence of a unified login. ``extract`` gives a login-wall page only to rules with this
+    matcher (:func:`reads_login_walls`); ``reason`` is an optional regex on the crawl's reason."""
+
+    FIELDS = {"reason"}
+
+    def __init__(self, spec: dict, path: tuple):
+        self.reason = compile_regex(spec.get("reason"), path + ("reason",))
+
+    def evaluate(self, page: PageDoc, ctx: Context) -> list[Hit]:
+        block = str((getattr(page, "info", None) or {}).get("block") or "")
+        if not block.startswith("login wall") or (self.reason is not None and not self.reason.search(block)):
+            return []
+        return [Hit(page.title or page.url, 0, 0, {"block": block, "url": page.url})]
+
+
+def reads_login_walls(matcher: Matcher) -> bool:
+    """Whether a rule's matcher asks for login-wall pages (a positive ``login_wall`` member)."""
+    if isinstance(matcher, LoginWallMatcher):
+        return True
+    return any(reads_login_walls(m) for m in getattr(matcher, "members", []) if m.positive)
+
+
 def register() -> None:
     for name, cls in (("elements", ElementsMatcher), ("share", ShareMatcher), ("of_target", OfTargetMatcher),
-                      ("platform", PlatformMatcher)):
+                      ("platform", PlatformMatcher), ("login_wall", LoginWallMatcher)):
         LEAF_KINDS[name] = cls
         KINDS.add(name)
 

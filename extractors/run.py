@@ -33,6 +33,7 @@ from extractors.engine import (
     run_rule,
 )
 from extractors.matchers import AllMatcher, AnyMatcher, NotMatcher
+from extractors.matchers_platform import reads_login_walls
 from extractors.rules import RuleSet
 from extractors.site_rules import HttpMatcher, PageMatcher, is_site_rule, page_info, run_site_rule
 
@@ -237,6 +238,9 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
     some_page_rules = [r for r in page_rules if r.id in changed]
     some_probe_rules = [r for r in probe_rules if r.id in changed]
     some_site_rules = [r for r in site_rules if r.id in changed]
+    # a login-wall page (crawlers/blocks.py) is no evidence of content, but where a service's login
+    # leads is the evidence of a unified login: read by the rules that ask for one (login_wall), only
+    wall_ids = {r.id for r in page_rules if reads_login_walls(r.matcher)}
     words = {r.id: inc.rule_words(r.matcher) for r in some_page_rules}
     # site aggregates: records per (site, rule) collected in the page pass, judged after it
     records: dict[tuple[str, str], list] = {}
@@ -268,11 +272,13 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
             s_rules = site_rules if everything else some_site_rules
             if not (p_rules or pr_rules or s_rules):
                 continue  # nothing of this page changed and no rule it could feed changed
-            if page.get("block"):  # a block/WAF/CAPTCHA/login page (crawlers/blocks.py): no evidence of anything
-                stats["blocked"] = stats.get("blocked", 0) + 1
-                continue
+            wall = str(page.get("block") or "").startswith("login wall")
             status = page.get("status")
             ok = status is None or 200 <= int(status) < 300
+            if page.get("block"):  # a block/WAF/CAPTCHA/login page (crawlers/blocks.py): no evidence of anything
+                stats["blocked"] = stats.get("blocked", 0) + 1
+                if not (wall and ok and any(r.id in wall_ids for r in p_rules)):
+                    continue
             probe = page.get("kind") == "probe"  # HTTP probes are judged whatever their status
             if sid not in names:
                 names[sid] = site_targets(registry, sid)
@@ -296,6 +302,8 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
                 stats["unreadable"] += 1
                 continue
             these = pr_rules if probe else p_rules
+            if wall:  # only the rules reading login walls, and no site aggregate
+                these = [r for r in these if r.id in wall_ids]
             if not everything:  # only changed rules: leave out those the page surely cannot match
                 hay = None
                 keep = []
@@ -309,7 +317,7 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
                     if inc.may_match(w, hay):
                         keep.append(rule)
                 these = keep
-                if not these and not (s_rules and sid not in gates):
+                if not these and not (s_rules and sid not in gates and not wall):
                     stats["skipped"] += 1
                     continue
             if read() is None:
@@ -319,6 +327,7 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
             stats["parsed"] += 1
             new_hay[page["id"]] = inc.doc_haystacks(doc)
             doc.info = page_info(page)
+            doc.info["block"] = page.get("block")
             tls = tls_facts.get(urlsplit(doc.url).hostname or "")
             if tls is not None:  # the verified TLS probe of the page's host (http: {certificate: …})
                 doc.info["tls"] = tls
@@ -334,7 +343,7 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
                         stats["capped"] += 1
                         continue
                     yield row(sid, page["id"], doc.url, f)
-            for rule in s_rules if sid not in gates else []:
+            for rule in s_rules if sid not in gates and not wall else []:
                 records.setdefault((sid, rule.id), []).append(rule.matcher.collect(doc, ctx, page["id"]))
         for (sid, rule_id), recs in records.items():
             rule = ruleset.rule(rule_id)

@@ -129,6 +129,12 @@ NB_PAGES = [
 <div class="empty">暂无应用</div><p>开发者可在此提交作品</p>""")),
 ]
 
+WALL_BODY = """<div class="tab"><span>个人用户</span><span>法人用户</span></div><input name="u"><input type="password">
+<p>政务服务便民热线 12345</p><div>数据集 3,000 个</div>"""
+WALLS = [("330100", HZ_ZWFW + "/user/login", "https://tyrz.zjzwfw.gov.cn/cas/login?service=https%3A%2F%2Fwww.zjzwfw.gov.cn",
+          "浙江政务服务网统一身份认证"),
+         ("330000", "https://www.zj.gov.cn/admin/login.jsp", "https://www.zj.gov.cn/admin/login.jsp", "后台管理系统")]
+
 NEW = ("service_portal_available", "unified_login", "guide_completeness", "online_transaction_depth",
        "hotline_web_form", "open_data_available", "dataset_count", "api_count", "machine_readable_share",
        "data_freshness", "open_data_licence", "data_requests_feedback", "data_reuse_showcase")
@@ -156,6 +162,12 @@ def world(tmp_path_factory, request) -> dict:
             for url, data in apis:
                 _add_page(store, archive, CAMPAIGN, sid, url, json.dumps(data, ensure_ascii=False).encode(),
                           "application/json;charset=UTF-8", "utf-8")
+        # a service's 登录 that redirects to the unified authentication, which the crawl took for a login wall
+        for sid, url, final, title in WALLS:
+            _add_page(store, archive, CAMPAIGN, sid, url, _page(title, WALL_BODY), "text/html; charset=utf-8", "utf-8")
+            store.conn.execute("update pages set final_url = ?, block = ? where campaign = ? and url = ?",
+                               [final, f"login wall: login page ({title}: password field)", CAMPAIGN, url])
+        store.conn.commit()
         archive.close()
         summary = extract(store, CAMPAIGN, rs, full=True)
         run = score(store, CAMPAIGN, rs)
@@ -244,3 +256,13 @@ def test_an_empty_guide_field_is_not_valued_by_the_next_one(world) -> None:
     (f,) = run_rule(rule, page, Context())
     assert f.values["item"] == {"total": 8, "matched": 4}
     assert f.values["each"]["设定依据"] == 0 and f.values["each"]["办理地点"] == 1
+
+
+def test_a_login_wall_is_read_only_for_the_unified_login(world) -> None:
+    """The crawl's login-wall pages: the unified-authentication one is the evidence of unified_login
+    (auth_redirect); the hotline number and the counter on them are read by no rule; a back-office
+    login is no unified login."""
+    on_wall = [r for r in world["every"] if r["url"].startswith("https://tyrz.zjzwfw.gov.cn/cas/")]
+    assert {r["rule_id"] for r in on_wall} == {"unified_login.auth_redirect"}  # not the hotline, not the counter
+    assert not [r for r in world["every"] if "/admin/login.jsp" in r["url"]]
+
