@@ -53,7 +53,7 @@ Truth (``site_truth(m)["platforms"]``, written by ``simweb.generate.write_truth`
   ``unified_login`` (在线办理 / 登录 redirects to a 统一身份认证 page on the province's identity host),
   ``web_form_12345`` (a 12345 留言 / 诉求 page with a form of fields).
 * data: ``dataset_count`` / ``api_count`` (the counters, equal to the list APIs' totals and to the
-  catalogue's pagination; from a few dozen to thousands), ``sample_size`` (the first 100 datasets of
+  catalogue's pagination; from a few dozen to thousands), ``sample_size`` (the first 50 datasets of
   the catalogue in its default order, 综合排序, not by date: catalogue page 1, 2, ... or list API
   page 1, 2, ...; fewer when the platform has fewer), and over that sample:
   ``machine_readable_share`` (share of datasets offering CSV, XLS, XLSX, JSON or XML; the rest are
@@ -395,7 +395,7 @@ SERVICE_LABELS = {
 }
 
 
-SAMPLE = 100  # the catalogue's first datasets, in its default order: the shares of the truth
+SAMPLE = 50  # the catalogue's first datasets, in its default order: the shares of the truth
 
 
 class Catalogue:
