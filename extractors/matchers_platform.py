@@ -253,29 +253,6 @@ _GOV_NAME = re.compile(r"[\u4e00-\u9fff]{1,7}?(?:自治区|省|市)")
 _NOT_PLACES = ("城市", "都市", "超市", "门市", "上市", "夜市", "集市", "股市", "楼市", "互市", "街市", "车市", "房市")
 
 
-class PlatformMatcher(Matcher):
-    """Which part of the site's web presence the page came from (``pages.platform``: ``portal``,
-    ``service``, ``opendata``; NULL is read as ``portal``). A page without crawl facts (a rule
-    example without ``page: {platform: …}``, a file given to ``inspect``) passes as ``"unknown"``."""
-
-    FIELDS = {"is"}
-    KNOWN = ("portal", "service", "opendata")
-
-    def __init__(self, spec: dict, path: tuple):
-        kinds = spec.get("is")
-        kinds = [kinds] if isinstance(kinds, str) else kinds
-        if not kinds or any(k not in self.KNOWN for k in kinds):
-            raise MatchError(path + ("is",), f"platform is: one or a list of {', '.join(self.KNOWN)}")
-        self.kinds = set(kinds)
-
-    def evaluate(self, page: PageDoc, ctx: Context) -> list[Hit]:
-        info = getattr(page, "info", None) or {}
-        if "platform" not in info:
-            return [Hit(page.url, 0, 0, {}, {"platform": "unknown"})]
-        got = info.get("platform") or "portal"
-        return [Hit(page.url, 0, 0, {"platform": got})] if got in self.kinds else []
-
-
 class LoginWallMatcher(Matcher):
     """A page the crawl took for a login wall (``pages.block`` "login wall: …"): such pages are never
     read by other rules, but where a service's login leads (a unified identity-authentication page)
@@ -303,7 +280,7 @@ def reads_login_walls(matcher: Matcher) -> bool:
 
 def register() -> None:
     for name, cls in (("elements", ElementsMatcher), ("share", ShareMatcher), ("of_target", OfTargetMatcher),
-                      ("platform", PlatformMatcher), ("login_wall", LoginWallMatcher)):
+                      ("login_wall", LoginWallMatcher)):
         LEAF_KINDS[name] = cls
         KINDS.add(name)
 
