@@ -8,7 +8,9 @@ Registered into ``extractors.matchers`` on import (``extractors.rules`` imports 
                (``text``, ``max_text``), ``not_in_body`` (not in an article's body) and
                ``not_in_link`` (not inside an ``<a>``, which the link rules judge);
 ``page``       the page itself, when its kind (``home``, ``document``, ``list``, ``article``,
-               ``probe``, ``other``), its crawl depth (``depth_max``), or its title fit;
+               ``probe``, ``other``), its crawl depth (``depth_max``), its title, or the part of
+               the site's presence it came from (``platform``: ``portal``, ``service``,
+               ``opendata``; ``pages.platform``, a page without it is the portal's) fit;
 ``http``       what the crawl stored about the response: ``scheme``, ``status`` (regex on the
                code), ``header`` (+ ``header_pattern``), ``redirected_from`` (regex on the URL
                requested, e.g. ``'^http://'`` for an http→https redirect), ``path``,
@@ -44,6 +46,7 @@ from extractors.engine import Context, PageDoc, parse_date, register_literals, r
 from extractors.matchers import KINDS, LEAF_KINDS, Hit, Matcher, MatchError, build, compile_regex
 
 PAGE_KINDS = ("home", "document", "list", "article", "probe", "other")
+PLATFORMS = ("portal", "service", "opendata")  # pages.platform (crawlers/scope.py)
 _HOME_PATHS = {"", "/", "/index.html", "/index.htm", "/index.shtml", "/index.jsp", "/index.php",
                "/index.aspx", "/default.htm", "/default.html", "/default.aspx", "/portal/index.html"}
 _DATE_NEAR = re.compile(r"(?:19|20)\d{2}\s*[年\-/.]\s*\d{1,2}\s*[月\-/.]\s*\d{1,2}")
@@ -179,9 +182,15 @@ def page_date(page: PageDoc) -> date | None:
 
 
 class PageMatcher(Matcher):
-    FIELDS = {"kind", "depth_max", "title", "before_cutoff"}
+    FIELDS = {"kind", "depth_max", "title", "before_cutoff", "platform"}
 
     def __init__(self, spec: dict, path: tuple):
+        platforms = spec.get("platform")
+        if isinstance(platforms, str):
+            platforms = [platforms]
+        if platforms is not None and (not platforms or any(p not in PLATFORMS for p in platforms)):
+            raise MatchError(path + ("platform",), f"platform is one or more of {', '.join(PLATFORMS)}")
+        self.platforms = set(platforms) if platforms else None
         kinds = spec.get("kind")
         if isinstance(kinds, str):
             kinds = [kinds]
@@ -193,10 +202,13 @@ class PageMatcher(Matcher):
         self.depth_max = spec.get("depth_max")
         self.title = compile_regex(spec.get("title"), path + ("title",))
         self.before_cutoff = bool(spec.get("before_cutoff"))
-        if self.kinds is None and self.depth_max is None and self.title is None and not self.before_cutoff:
-            raise MatchError(path, "a page matcher needs kind, depth_max, title or before_cutoff")
+        if (self.kinds is None and self.depth_max is None and self.title is None and not self.before_cutoff
+                and self.platforms is None):
+            raise MatchError(path, "a page matcher needs kind, depth_max, title, before_cutoff or platform")
 
     def evaluate(self, page: PageDoc, ctx: Context) -> list[Hit]:
+        if self.platforms is not None and (_info(page).get("platform") or "portal") not in self.platforms:
+            return []
         kind = page_kind(page)
         if self.kinds is not None and kind not in self.kinds:
             return []
