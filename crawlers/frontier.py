@@ -22,7 +22,10 @@ Keys, all under ``windvane:<campaign>:``:
 ``done``            sites finished (whatever their status: done, partial, blocked, unreachable)
 ``seen:<site>``     URL -> ``[depth, attachment format or null, referrer]``: everything the site scheduled
 ``got:<site>``      URLs whose outcome (page or failure row, or a duplicate drop) is committed in a shard
-``meta:<site>``     the site's hosts and scheme (a portal that redirected to another host)
+``fingerprints``    fingerprints of redirect hops (``RedisDupeFilter``): a redirect target is fetched once
+``calls:<site>``    URL -> how a platform's JSON API request was made (method, body, pagination)
+``meta:<site>``     the site's hosts and scheme (a portal that redirected to another host), its
+                    platform branches with what each scheduled (``crawlers/scope.py``), its probes
 
 A worker leases up to its share of sites at a time: first any active site whose lease has
 expired (its worker died, or stopped cleanly and let it go), then the next of ``todo``. A heartbeat
@@ -233,15 +236,28 @@ class RedisFrontier:
                 p.sadd(self.key(f"got:{sid}"), *urls)
         p.execute()
 
+    def record_calls(self, calls: dict[str, dict[str, Any]]) -> None:
+        """How API requests were made (site -> url -> recipe), written before the site's next ``record``."""
+        p = self.r.pipeline(transaction=True)
+        for sid, entries in calls.items():
+            if entries:
+                p.hset(self.key(f"calls:{sid}"), mapping={u: json.dumps(v, ensure_ascii=False)
+                                                           for u, v in entries.items()})
+        p.execute()
+
     def site_state(self, site_id: str) -> dict[str, Any]:
         """What a worker taking ``site_id`` over needs: hosts, scheme, seen (url -> entry), got."""
         p = self.r.pipeline()
         p.hgetall(self.key(f"seen:{site_id}"))
         p.smembers(self.key(f"got:{site_id}"))
         p.hgetall(self.key(f"meta:{site_id}"))
-        seen, got, meta = p.execute()
+        p.hgetall(self.key(f"calls:{site_id}"))
+        seen, got, meta, calls = p.execute()
         return {"seen": {u: json.loads(v) for u, v in seen.items()}, "got": set(got),
-                "hosts": json.loads(meta.get("hosts") or "[]"), "scheme": meta.get("scheme")}
+                "hosts": json.loads(meta.get("hosts") or "[]"), "scheme": meta.get("scheme"),
+                "branches": json.loads(meta.get("branches") or "[]"),
+                "probes": json.loads(meta.get("probes") or "null"),
+                "calls": {u: json.loads(v) for u, v in calls.items()}}
 
 
 def _short(v: Any) -> str:
@@ -273,3 +289,51 @@ class Heartbeat(threading.Thread):
                     logger.warning("frontier: the lease of site %s was taken by another worker; "
                                    "this worker stops following its links", sid)
                 self.lost.add(sid)
+
+
+class RedisDupeFilter:
+    """Scrapy's duplicate filter (``DUPEFILTER_CLASS``), redirects shared through the campaign's Redis.
+
+    Links are already scheduled once per site (``seen`` in Redis); what a process cannot know alone
+    is the redirect target another machine fetched (a unified-login page, a moved column reached from
+    many links): a redirect hop's fingerprint is therefore checked in Redis, every other request in
+    this process as plain Scrapy does. A hop of a request sent again by a worker taking a site over
+    (``meta['wv_takeover']``) is checked here only: the dead worker may have asked for it and never
+    received it. Should Redis fail, this process filters alone, and says so once.
+    """
+
+    def __init__(self, url: str, campaign: str, fingerprinter: Any):
+        import redis
+        from scrapy.dupefilters import RFPDupeFilter
+        self.local = RFPDupeFilter(fingerprinter=fingerprinter)
+        self.key = f"windvane:{campaign}:fingerprints"
+        self.url = url
+        self.r = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10)
+        self.failed = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> RedisDupeFilter:
+        s = crawler.settings
+        return cls(s.get("WINDVANE_FRONTIER"), s.get("WINDVANE_CAMPAIGN"), crawler.request_fingerprinter)
+
+    def request_seen(self, request: Any) -> bool:
+        import redis
+        if not request.meta.get("redirect_urls") or request.meta.get("wv_takeover"):
+            return self.local.request_seen(request)
+        if not self.failed:
+            try:
+                return self.r.sadd(self.key, self.local._fingerprint(request)) == 0
+            except redis.RedisError as e:
+                self.failed = True
+                logger.warning("frontier %s: duplicate filter unreachable (%s); this process filters alone",
+                               self.url, e)
+        return self.local.request_seen(request)
+
+    def open(self) -> None:
+        return None
+
+    def close(self, reason: str) -> None:
+        self.r.close()
+
+    def log(self, request: Any, spider: Any) -> None:
+        self.local.log(request, spider)

@@ -13,8 +13,8 @@ from typing import Any
 
 from scrapy.http import HtmlResponse
 
+from crawlers.detect import ApiCall
 from crawlers.frontier import Heartbeat, RedisFrontier
-from crawlers.spider import _SiteState
 from crawlers.workers import FeedSpider, _Feed
 
 logger = logging.getLogger(__name__)
@@ -69,6 +69,8 @@ class FrontierSpider(FeedSpider):
         self._attachment_of: dict[str, tuple[str, str]] = {}  # url -> (format, referrer)
         self._got: dict[str, list[str]] = {}
         self._meta_dirty: set[str] = set()
+        self._calls: dict[str, dict[str, dict]] = {}  # site -> API request key -> how it was made
+        self._probes: dict[str, list] = {}  # site -> [portal asked, portal final, probe URLs] (crawlers/probes.py)
         self.heartbeat = Heartbeat(frontier, self._held)
         if self.writer is not None:
             self.writer.on_commit = self._committed
@@ -105,35 +107,78 @@ class FrontierSpider(FeedSpider):
         return out
 
     def _take_over(self, site: Any) -> list[Any]:
-        """Continue a site another worker started: everything it scheduled that has no committed outcome."""
-        state = self.frontier.site_state(site.site_id)
-        scheme = state["scheme"] or site.portal_url.split(":", 1)[0].lower()
-        st = _SiteState(site.site_id, site.host, scheme)
-        st.hosts |= set(state["hosts"])
-        st.seen = _Recorded({u: e[0] for u, e in state["seen"].items()})
-        self.site_state[site.site_id] = st
-        if self.writer:
-            self.writer.site_started(site.site_id)
-        if site.portal_url not in st.seen:
-            st.seen[site.portal_url] = 0
+        """Continue a site another worker started: everything it scheduled that has no committed outcome.
+
+        The site's state is rebuilt as a cleanly stopped run's would be (``_begin_site`` with the
+        portal's hosts, the URLs scheduled and the platform branches, from Redis); then the portal
+        (unless it is stored), the portal's URLs and every branch's URLs without an outcome are sent.
+        """
+        sid = site.site_id
+        state = self.frontier.site_state(sid)
+        got = state["got"]
+        old = {"hosts": state["hosts"] or [site.host],
+               "scheme": state["scheme"] or site.portal_url.split(":", 1)[0].lower(),
+               "seen": {u: e[0] for u, e in state["seen"].items()}, "dropped": [], "branches": state["branches"]}
+        portal_req = self._begin_site(site, old)
+        st = self.site_state[sid]
+        st.resumed = False  # finished as any other site, when its last request is answered
+        st.seen = _Recorded(st.seen)
         reqs = []
-        for url, depth in st.seen.items():
-            if url in state["got"]:
+        if site.portal_url in got:
+            st.outstanding -= 1  # the portal request ``_begin_site`` made is not sent
+            st.platforms_started = True  # it answered: platforms are crawled as they are found
+            probed = state["probes"]
+            if probed and any(u not in got for u in probed[2]):  # HTTP facts not all stored: asked again
+                self.send_probes(probed[0], probed[1], st)
+        else:
+            reqs.append(portal_req)
+        for url, depth in list(st.seen.items()):
+            if url in got or url == site.portal_url:
                 continue
             entry = state["seen"].get(url) or [depth, None, None]
             if entry[1]:  # an attachment: fetched as one, outside the depth limit
-                req = self.attachment_request(url, entry[1], st, entry[2] or site.portal_url, depth)
-                self._attachment_of[url] = (entry[1], entry[2] or site.portal_url)
+                reqs.append(self.attachment_request(url, entry[1], st, entry[2] or site.portal_url, depth))
             else:
-                req = self._request(url, st, dont_filter=True)
+                req = self._request(url, st)
                 req.meta["depth"] = depth
-            reqs.append(req)
-        logger.info("frontier: took over %s: %d of its %d URLs have no stored outcome yet",
-                    site.site_id, len(reqs), len(st.seen))
+                reqs.append(req)
+        for branch in self._crawled_by(sid):
+            for url, pdepth in list(branch.seen.items()):
+                if url not in got:
+                    reqs.append(self._platform_again(url, st, branch, pdepth, state["calls"].get(url)))
+        for req in reqs:  # their redirects are filtered in this process only (crawlers/frontier.py)
+            req.meta["wv_takeover"] = True
+        logger.info("frontier: took over %s: %d URLs without a stored outcome", sid, len(reqs))
         if not reqs:  # the dead worker had everything stored: only the site's end was missing
             st.outstanding = 0
             self._finish_site(st)
         return reqs
+
+    def _platform_again(self, url: str, st: Any, branch: Any, pdepth: int, recipe: dict | None) -> Any:
+        """A platform request the dead worker made, made again: a JSON API call as it was (method, body, page)."""
+        api = (recipe or {}).get("api")
+        if not api:
+            return self._lost_platform_request(url, st, branch, pdepth).replace(dont_filter=False)
+        call = ApiCall(api["method"], api["url"], api.get("body"), api.get("page_param"))
+        return self._platform_request(api["url"], st, branch, pdepth, recipe.get("depth", pdepth + 1),
+                                      api.get("page"), call=call, n=api.get("n", 1), prev=api.get("prev"))
+
+    def send_probes(self, portal_requested: str, portal_final: str, st: Any) -> None:
+        from urllib.parse import urlsplit
+
+        from crawlers.probes import probe_urls
+        super().send_probes(portal_requested, portal_final, st)
+        host = urlsplit(portal_final).hostname or ""
+        self._probes[st.site_id] = [portal_requested, portal_final,
+                                    probe_urls(portal_requested, host, portal_final.split(":", 1)[0].lower())]
+        self._meta_dirty.add(st.site_id)
+
+    def _send(self, request: Any) -> None:
+        api = request.meta.get("wv_api")
+        if api:  # kept so that a worker taking the site over can make the same call
+            key = request.meta.get("wv_store_url") or request.url
+            self._calls.setdefault(request.meta["site_id"], {})[key] = {"api": api, "depth": request.meta.get("depth")}
+        super()._send(request)
 
     def attachment_request(self, url: str, fmt: str, st: Any, referrer: str, depth: int) -> Any:
         self._attachment_of[url] = (fmt, referrer)
@@ -171,10 +216,20 @@ class FrontierSpider(FeedSpider):
                 seen[sid] = {u: [st.seen[u], *self._attachment_of.get(u, (None, None))] for u in fresh}
         meta = {sid: {"hosts": _json(sorted(self.site_state[sid].hosts)), "scheme": self.site_state[sid].scheme}
                 for sid in self._meta_dirty if sid in self.site_state}
+        for sid, m in meta.items():
+            if sid in self._probes:
+                m["probes"] = _json(self._probes[sid])
+        for sid, st in list(self.site_state.items()):  # platform branches: what each scheduled (crawlers/scope.py)
+            branches = [b.state() for b in self._crawled_by(sid)] if st.outstanding >= 0 else []
+            if branches:
+                meta.setdefault(sid, {})["branches"] = _json(branches)
         got = {sid: urls for sid, urls in self._got.items() if urls}
-        if not (seen or meta or got):
+        if not (seen or meta or got or self._calls):
             return
         try:
+            if self._calls:
+                self.frontier.record_calls(self._calls)
+                self._calls = {}
             self.frontier.record(seen, got, meta)
         except redis.RedisError as e:
             logger.warning("frontier %s: could not record progress (%s); retrying", self.frontier.url, e)

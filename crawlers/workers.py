@@ -486,6 +486,9 @@ def _work(cfg: dict, feed: _Feed) -> int:
         feed = FrontierFeed(feed.conn, frontier)
         feed.stop_asked = asked
         spider_cls, extra, jobdir_arg = FrontierSpider, {"frontier": frontier}, None
+        opts = replace(opts, extra_settings={**opts.extra_settings, "WINDVANE_FRONTIER": cfg["frontier"],
+                                             "WINDVANE_CAMPAIGN": opts.campaign,
+                                             "DUPEFILTER_CLASS": "crawlers.frontier.RedisDupeFilter"})
     with Store(opts.store) as store:
         registry = store.registry(opts.campaign)
     wanted = set(cfg["sites"])

