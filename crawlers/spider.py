@@ -235,9 +235,6 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
         st = _SiteState(site.site_id, site.host, scheme)
         st.name_zh = getattr(site, "name_zh", "") or ""
         st.platforms = {p.kind: p for p in registry_platforms(site)}
-        for p in st.platforms.values():  # the registry's branches are claimed before any is discovered
-            if p.host not in st.hosts and p.key not in self.branches:
-                self.branches.add(Branch(p, st.site_id))
         if old:  # resuming after a clean stop: keep what was scheduled, the queue holds the rest
             st.hosts |= set(old["hosts"])
             st.scheme = old["scheme"]
@@ -251,11 +248,16 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
                     continue
                 st.platforms.setdefault(branch.kind, branch.platform)
                 got = self.branches.add(branch)
-                if got is not branch and got.site_id == branch.site_id:  # claimed above from the registry
+                if got is not branch and (got.site_id == branch.site_id or not got.seen):
+                    # claimed by a site begun earlier that has not started it: this site's crawl of it goes on
                     got.seen.update(branch.seen)
-                    got.scheme = branch.scheme
+                    got.scheme, got.site_id, got.foreign = branch.scheme, branch.site_id, False
+                    got.owners = [branch.site_id] + [o for o in got.owners if o != branch.site_id]
                 for host in branch.hosts:
                     self.branches.add_host(got, host)
+        for p in st.platforms.values():  # the registry's branches are claimed before any is discovered
+            if p.host not in st.hosts and p.key not in self.branches:
+                self.branches.add(Branch(p, st.site_id))
         self.site_state[site.site_id] = st
         if self.writer:
             self.writer.site_started(site.site_id)

@@ -56,8 +56,8 @@ def _links(*pairs: tuple[str, str]) -> str:
 class PresenceWeb(FixtureWeb):
     """The web described in the module docstring (``requests``: what was asked, POST bodies included)."""
 
-    def __init__(self) -> None:
-        super().__init__(["www.p1.gov.cn", "www.c1.gov.cn", "www.c2.gov.cn", "www.c3.gov.cn", SVC, DATA])
+    def __init__(self, delay: float = 0.0) -> None:
+        super().__init__(["www.p1.gov.cn", "www.c1.gov.cn", "www.c2.gov.cn", "www.c3.gov.cn", SVC, DATA], delay=delay)
 
     def respond_to(self, method: str, host: str, path: str, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         html = [("Content-Type", "text/html; charset=utf-8")]
@@ -227,6 +227,39 @@ def test_json_apis_found_in_scripts_are_fetched_and_archived(presence):
 def test_item_pages_named_by_a_json_list_are_crawled(presence):
     urls = {r[0] for r in rows(presence["tmp"] / "s.db", "select url from pages where site_id='p1'")}
     assert f"http://{SVC}/item/1.html" in urls
+
+
+def test_interrupted_crawl_resumes_its_platforms(tmp_path):
+    """Ctrl-C while platforms are being crawled; the next run ends with what one uninterrupted run stores."""
+    import signal
+    import subprocess
+    import time
+
+    from tests.test_crawl import ROOT, WINDVANE
+    (tmp_path / "reg.csv").write_text(REGISTRY, encoding="utf-8")
+    args = ["--workers", "1", "--browser", "never", "--depth", "2", "--max-pages", "10",
+            "--platform-pages", "500"]  # no budget cut: what is stored does not depend on the order of answers
+    with PresenceWeb(delay=0.05) as web:
+        cmd = [str(WINDVANE), "crawl", "--registry", str(tmp_path / "reg.csv"), "--proxy", web.proxy_url,
+               "--store", str(tmp_path / "s.db"), "--campaign", "i", "--json", "--quiet", "--delay", "0", *args]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and sum(u.startswith((SVC, DATA)) for u in web.log) < 25:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        first = json.loads(out.strip().splitlines()[-1])
+        assert first["status"] == "shutdown", err
+        second = run_crawl(tmp_path, web.proxy_url, *args, campaign="i")
+        reference = run_crawl(tmp_path, web.proxy_url, *args, campaign="ref")
+    assert second["status"] == "finished" and 0 < first["pages"] < reference["pages"]
+    db = tmp_path / "s.db"
+    got = {c: {(r["site_id"], r["url"], r["platform"]) for r in rows(
+        db, "select site_id, url, platform from pages where campaign=? and kind != 'probe'", (c,))} for c in ("i", "ref")}
+    assert got["i"] == got["ref"]
+    plats = {c: {tuple(r) for r in rows(db, "select site_id, kind, source, prefix, stored_under, pages "
+                                            "from site_platforms where campaign=?", (c,))} for c in ("i", "ref")}
+    assert plats["i"] == plats["ref"]
 
 
 def test_an_older_store_gets_the_new_column_and_table(tmp_path):
