@@ -266,3 +266,27 @@ def test_a_login_wall_is_read_only_for_the_unified_login(world) -> None:
     assert {r["rule_id"] for r in on_wall} == {"unified_login.auth_redirect"}  # not the hotline, not the counter
     assert not [r for r in world["every"] if "/admin/login.jsp" in r["url"]]
 
+
+
+def test_bad_tiers_and_json_paths_are_reported_with_their_line(tmp_path) -> None:
+    """Tiers out of order, above the rule's points, and an unreadable JSON path: one file:line each."""
+    import shutil
+
+    from extractors.rules import RuleError, load_rules
+    from tests.conftest import ROOT
+
+    dst = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", dst)
+    leaf = dst / "leaves" / "dataset_count.yaml"
+    text = leaf.read_text(encoding="utf-8")
+    text = text.replace("        - {min: 100, points: 1}\n", "        - {min: 0.5, points: 1}\n", 1)  # out of order
+    text = text.replace("        - {min: 1000, points: 2}\n", "        - {min: 1000, points: 3}\n", 2)  # > rule points
+    text = text.replace("path: '**.datasetCount|", "path: 'data[x.datasetCount|", 1)
+    leaf.write_text(text, encoding="utf-8")
+    with pytest.raises(RuleError) as exc:
+        load_rules(dst)
+    lines = str(exc.value).splitlines()
+    assert any("increasing order of min" in ln for ln in lines), lines
+    assert any("exceed the rule's points" in ln for ln in lines), lines
+    assert any("cannot read the JSON path" in ln for ln in lines), lines
+    assert all(ln.startswith(f"{leaf}:") and ln.split(":")[1].isdigit() for ln in lines), lines
