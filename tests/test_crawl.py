@@ -11,6 +11,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -217,23 +218,30 @@ def test_crawl_of_the_simulated_web(tmp_path):
     assert not rows(db, "select url from pages group by campaign, url having count(*) > 1")
 
 
-def test_interrupted_crawl_resumes_to_the_same_pages(tmp_path):
+def interrupted_crawl(tmp: Path, web: FixtureWeb, args: list[str], until: Callable[[list[str]], bool],
+                      campaign: str = "i") -> dict:
+    """Run ``windvane crawl`` and stop it with Ctrl-C (SIGINT) once ``until(web.log)``; its summary."""
     import signal
     import time
+    cmd = [str(WINDVANE), "crawl", "--registry", str(tmp / "reg.csv"), "--proxy", web.proxy_url,
+           "--store", str(tmp / "s.db"), "--campaign", campaign, "--json", "--quiet", "--delay", "0", *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not until(list(web.log)):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["status"] == "shutdown", err
+    return summary
+
+
+def test_interrupted_crawl_resumes_to_the_same_pages(tmp_path):
     (tmp_path / "reg.csv").write_text(REGISTRY.replace("province-3,province,s3,丙省,130000,"
                                                        "http://www.unreachable.gov.cn/\n", ""), encoding="utf-8")
     args = ["--depth", "6", "--max-pages", "40"]
     with FixtureWeb(["www.s1.gov.cn", "www.s2.gov.cn"], delay=0.08) as web:
-        cmd = [str(WINDVANE), "crawl", "--registry", str(tmp_path / "reg.csv"), "--proxy", web.proxy_url,
-               "--store", str(tmp_path / "s.db"), "--campaign", "i", "--json", "--quiet", "--delay", "0", *args]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and sum(u.startswith("www.s1") for u in web.log) < 12:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-        first = json.loads(out.strip().splitlines()[-1])
-        assert first["status"] == "shutdown", err
+        first = interrupted_crawl(tmp_path, web, args, lambda log: sum(u.startswith("www.s1") for u in log) >= 12)
         second = run_crawl(tmp_path, web.proxy_url, *args, campaign="i")
         reference = run_crawl(tmp_path, web.proxy_url, *args, campaign="ref")
     assert second["status"] == "finished" and 0 < first["pages"] < reference["pages"]

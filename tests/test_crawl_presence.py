@@ -27,7 +27,7 @@ from crawlers.detect import api_calls_in_script
 from crawlers.scope import branch_prefix, discover_platforms
 from evidence.store import Store
 from evidence.warc import read_record
-from tests.test_crawl import rows, run_crawl
+from tests.test_crawl import interrupted_crawl, rows, run_crawl
 from tests.test_crawl_web import FixtureWeb
 
 REGISTRY = """target_id,group,site_id,name_zh,admin_code,portal_url,zwfw_url,opendata_url
@@ -231,25 +231,11 @@ def test_item_pages_named_by_a_json_list_are_crawled(presence):
 
 def test_interrupted_crawl_resumes_its_platforms(tmp_path):
     """Ctrl-C while platforms are being crawled; the next run ends with what one uninterrupted run stores."""
-    import signal
-    import subprocess
-    import time
-
-    from tests.test_crawl import ROOT, WINDVANE
     (tmp_path / "reg.csv").write_text(REGISTRY, encoding="utf-8")
     args = ["--workers", "1", "--browser", "never", "--depth", "2", "--max-pages", "10",
             "--platform-pages", "500"]  # no budget cut: what is stored does not depend on the order of answers
     with PresenceWeb(delay=0.05) as web:
-        cmd = [str(WINDVANE), "crawl", "--registry", str(tmp_path / "reg.csv"), "--proxy", web.proxy_url,
-               "--store", str(tmp_path / "s.db"), "--campaign", "i", "--json", "--quiet", "--delay", "0", *args]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and sum(u.startswith((SVC, DATA)) for u in web.log) < 25:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-        first = json.loads(out.strip().splitlines()[-1])
-        assert first["status"] == "shutdown", err
+        first = interrupted_crawl(tmp_path, web, args, lambda log: sum(u.startswith((SVC, DATA)) for u in log) >= 25)
         second = run_crawl(tmp_path, web.proxy_url, *args, campaign="i")
         reference = run_crawl(tmp_path, web.proxy_url, *args, campaign="ref")
     assert second["status"] == "finished" and 0 < first["pages"] < reference["pages"]
