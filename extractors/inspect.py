@@ -25,7 +25,9 @@ from extractors.engine import (
     PageDoc,
     decode_body,
     looks_like_html,
+    looks_like_json,
     parse_html,
+    parse_json,
     parse_text,
     run_rules,
 )
@@ -72,6 +74,9 @@ def _load_file(path: Path, default_url: str | None) -> PageDoc:
     except OSError as e:
         raise InspectError(f"{path}: cannot read ({e.strerror})") from None
     text, _enc = decode_body(body)
+    if path.suffix.lower() == ".json" or (path.suffix.lower() not in _HTML_EXT and looks_like_json(text)
+                                          and parse_json(text).data is not None):
+        return parse_json(text, default_url or path.resolve().as_uri())  # a saved API response
     if path.suffix.lower() in _HTML_EXT or (path.suffix.lower() != ".txt" and looks_like_html(text)):
         url = page_url_of(text) or default_url or path.resolve().as_uri()
         return parse_html(text, url)
