@@ -1,5 +1,5 @@
 """The report of a run: report.html (+ PNG charts beside it), targets.csv, leaves.csv, coverage.csv,
-report.xlsx.
+platforms.csv (the platform facts per target, ``scoring.platforms``), report.xlsx.
 
 ``write_report(store, run_id, ruleset, out_dir)`` reads the run's scores back, computes every
 statistic with the methods named in the run's config (``scoring.stats``), draws the charts
@@ -26,7 +26,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from evidence.coverage import FAILURE_KINDS, NEEDS_A_PERSON
 from evidence.registry import GDP_STATUS_CLASSES, GROUP_NAMES_ZH, gdp_status_counts, parse_registry
 from evidence.store import Store, StoreError
-from scoring import charts, fonts, stats, uncertainty
+from scoring import charts, fonts, platforms, stats, uncertainty
 from scoring.run import leaf_frame, load_results, run_config
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -86,7 +86,7 @@ def _evidence_rows(store: Store, campaign: str) -> dict[Any, dict]:
     for item in load_ledger(store, campaign).items.values():
         rule = item.rule_id or f"manual ({(item.values or {}).get('added_by') or '?'}: {(item.values or {}).get('note') or ''})"
         rows[item.id] = {"id": item.id, "url": item.url, "snippet": item.snippet, "rule_id": rule,
-                         "points": item.points, "status": item.status}
+                         "points": item.points, "status": item.status, "values": item.values or {}}
     return rows
 
 
@@ -160,6 +160,12 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
     coverage_df = coverage_table(d, sites, groups)
     paths["coverage.csv"] = out / "coverage.csv"
     coverage_df.to_csv(paths["coverage.csv"], index=False, encoding="utf-8-sig")
+    # platform facts (scoring/platforms.py): read from the run's evidence rows and site_platforms
+    ev = _evidence_rows(store, run["campaign"])
+    pfacts = platforms.platform_facts(store, run["campaign"], tree, d, leaves_long, ev)
+    platforms_df = platforms.platform_frame(pfacts, d, index_ids)
+    paths["platforms.csv"] = out / "platforms.csv"
+    platforms_df.to_csv(paths["platforms.csv"], index=False, encoding="utf-8-sig")
 
     # --- charts ---------------------------------------------------------------------------
     chart_files: dict[str, str] = {}
@@ -203,6 +209,7 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
                 .to_excel(xw, sheet_name=names[g][:31], index=False)
         targets_csv[~targets_csv["assessed"]].to_excel(xw, sheet_name="未评估", index=False)
         coverage_df.to_excel(xw, sheet_name="采集覆盖", index=False)
+        platforms_df.to_excel(xw, sheet_name="平台", index=False)
         stat_rows = summ["dispersion"].copy()
         stat_rows["group"] = stat_rows["group"].map(names)
         stat_rows.to_excel(xw, sheet_name="均值与标准差", index=False)
@@ -236,12 +243,15 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
         uncrawled=d[ok & (d["pages"] == 0)].to_dict("records") if "pages" in d else [],
         not_assessed=d[~ok].to_dict("records"), partial=d[ok & d["partial"]].to_dict("records"),
         site_coverage=coverage_df.to_dict("records"), failure_kinds=FAILURE_KINDS,
-        needs_a_person=NEEDS_A_PERSON,
-        details=_details(store, run["campaign"], tree, d, leaves_long, sites))
+        needs_a_person=NEEDS_A_PERSON, platform_tables=platforms.group_tables(pfacts, d, groups),
+        platform_by_target={r["target_id"]: r for r in pfacts}, platform_facts_list=platforms.FACTS,
+        platform_kinds=platforms.PLATFORMS, platform_indices=platforms.platform_indices(tree),
+        details=_details(store, run["campaign"], tree, d, leaves_long, sites, ev))
     paths["report.html"] = out / "report.html"
     paths["report.html"].write_text(html, encoding="utf-8")
     # the PNG charts sit beside report.html; the main files are what callers print
-    return {k: paths[k] for k in ["report.html", "targets.csv", "leaves.csv", "coverage.csv", "report.xlsx"]}
+    return {k: paths[k] for k in ["report.html", "targets.csv", "leaves.csv", "coverage.csv", "platforms.csv",
+                                  "report.xlsx"]}
 
 
 COVERAGE_COLUMNS = ["target_id", "site_id", "group", "name_zh", "site_status", "reason", "pages",
@@ -418,8 +428,8 @@ def _tree_rows(tree: Any, groups: list[str]) -> list[dict]:
 
 
 def _details(store: Store, campaign: str, tree: Any, d: pd.DataFrame, leaves_long: pd.DataFrame,
-             sites: dict[str, dict] | None = None) -> list[dict]:
-    ev = _evidence_rows(store, campaign)
+             sites: dict[str, dict] | None = None, ev: dict[Any, dict] | None = None) -> list[dict]:
+    ev = _evidence_rows(store, campaign) if ev is None else ev
     per_target: dict[str, list] = defaultdict(list)
     for r in leaves_long.itertuples():
         per_target[r.target_id].append(r)
