@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -91,7 +92,8 @@ def test_bad_regex_is_rejected_with_line(tmp_rules):
 
 def test_unknown_field_is_rejected_with_line(tmp_rules):
     f = tmp_rules / "leaves" / "open_data_link.yaml"
-    text = f.read_text(encoding="utf-8").replace("        max_text: 30\n", "        max_text: 30\n        colour: red\n", 1)
+    # the unknown field at the indentation of the option it follows (the rule may sit in an all:)
+    text = re.sub(r"( *)max_text: 30\n", r"\1max_text: 30\n\1colour: red\n", f.read_text(encoding="utf-8"), count=1)
     f.write_text(text, encoding="utf-8")
     _expect_error(tmp_rules, f, _line_of(f, "colour: red"), "unknown field 'colour'")
 
@@ -142,7 +144,7 @@ def test_unknown_parent_and_bad_rule_id(tmp_rules):
 
 def test_cli_rules_check_fails_on_broken_folder(cli, tmp_rules):
     f = tmp_rules / "leaves" / "hotline_12345.yaml"
-    f.write_text(f.read_text(encoding="utf-8").replace("window: 15", "window: 15\n        frobnicate: 1", 1),
+    f.write_text(re.sub(r"( *)window: 15\n", r"\1window: 15\n\1frobnicate: 1\n", f.read_text(encoding="utf-8"), count=1),
                  encoding="utf-8")
     proc = cli("rules", "check", "--rules", str(tmp_rules))
     assert proc.returncode == 1
