@@ -8,7 +8,8 @@ order of ``d``) with, per platform, its state and, per fact, a cell: the value, 
 from (stable key, URL, rule) and a ``status`` saying why a value is missing:
 
 * ``found``: the value is read from an evidence row (a counter that says 0 is ``found`` with 0);
-* ``not_found``: the platform was crawled (some page answered 2xx) and no evidence of the leaf was found;
+* ``not_found``: the platform was crawled (some page answered 2xx, or it is on the portal's own host and
+  was crawled as the portal) and no evidence of the leaf was found;
 * ``none``: no such platform (neither the registry nor the portal's links name one);
 * ``not_crawled``: a platform is known but the crawl never reached it (the portal failed first);
 * ``no_answer``: the crawl tried it and no page answered 2xx (a 502, a timeout, a block page);
@@ -58,7 +59,9 @@ FACTS = [
     Fact("reuse_showcase", "opendata", "data_reuse_showcase", "yes", "应用展示"),
 ]
 PLATFORM_LEAVES = {f.leaf for f in FACTS}
-STATE_WORDS = {"crawled": "crawled", "none": "none", "not_crawled": "not crawled", "no_answer": "no answer"}
+STATE_WORDS = {"crawled": "crawled", "on_portal": "on portal", "none": "none", "not_crawled": "not crawled",
+               "no_answer": "no answer"}
+CRAWLED = ("crawled", "on_portal")  # states in which a fact not found is "not found" (not "none")
 
 _PLATFORM_COLUMNS = ["url", "source", "state", "pages", "pages_2xx", "apis", "budget_reached"]
 
@@ -95,6 +98,14 @@ def _platform_rows(store: Store, campaign: str) -> dict[tuple[str, str], dict]:
     cur = conn.execute("select * from site_platforms where campaign = ?", [campaign])
     names = [c[0] for c in cur.description]
     out = {(r["site_id"], r["kind"]): r for r in (dict(zip(names, row, strict=True)) for row in cur)}
+    for site_id, cov in conn.execute("select site_id, coverage from sites where campaign = ?", [campaign]):
+        try:  # a platform on the portal's own host has no site_platforms row: it was crawled as the portal
+            entries = (json.loads(cov) if cov else {}).get("platforms") or []
+        except (ValueError, AttributeError):
+            entries = []
+        for p in entries:
+            if isinstance(p, dict) and p.get("on_portal") and (site_id, p.get("kind")) not in out:
+                out[(site_id, p["kind"])] = {**p, "site_id": site_id, "on_portal": True, "pages": None}
     cols = {r[1] for r in conn.execute("pragma table_info(pages)")}
     if "platform" in cols:
         block = "and block is null" if "block" in cols else ""
@@ -109,6 +120,8 @@ def _platform_rows(store: Store, campaign: str) -> dict[tuple[str, str], dict]:
 def _state(row: dict | None) -> str:
     if row is None:
         return "none"
+    if row.get("on_portal"):
+        return "on_portal"
     if not row.get("stored_under"):
         return "not_crawled"
     return "crawled" if row.get("pages_2xx") else "no_answer"
@@ -139,7 +152,7 @@ def _cell(f: Fact, ids: list, evidence: dict[Any, dict], state: str, leaf_points
     cell: dict[str, Any] = {"value": None, "status": "", "evidence": None, "url": None, "rule": None,
                             "n": None, "readings": []}
     if not items:
-        cell["status"] = "missing" if ids else ("not_found" if state == "crawled" else state)
+        cell["status"] = "missing" if ids else ("not_found" if state in CRAWLED else state)
         if cell["status"] == "not_found" and f.value == "yes":
             cell["value"] = "no"  # the platform was crawled and nothing of the kind was found on it
         return cell

@@ -204,3 +204,30 @@ def test_workbook_sheet(reported):
     assert rows[0][:3] == ("target_id", "group", "name_zh") and len(rows) == 1 + len(reported["table"])
     by_id = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
     assert by_id["province-210000"]["datasets"] == int(float(reported["table"]["province-210000"]["datasets"]))
+
+
+def test_states_the_simulated_campaign_does_not_reach():
+    """A platform the crawl never reached, one on the portal's own host, evidence gone since the run,
+    and an auditor's added evidence: each says so, none is a value."""
+    from scoring.platforms import _cell, _state
+
+    datasets = next(f for f in FACTS if f.key == "datasets")
+    login = next(f for f in FACTS if f.key == "unified_login")
+    assert _state(None) == "none"
+    assert _state({"stored_under": None, "pages": 0}) == "not_crawled"
+    assert _state({"stored_under": "330000", "pages": 3, "pages_2xx": 0}) == "no_answer"
+    assert _state({"stored_under": "330000", "pages": 3, "pages_2xx": 2}) == "crawled"
+    assert _state({"on_portal": True, "kind": "service"}) == "on_portal"
+    assert _cell(datasets, [], {}, "not_crawled", 2)["status"] == "not_crawled"
+    on_portal = _cell(login, [], {}, "on_portal", 1)
+    assert (on_portal["status"], on_portal["value"]) == ("not_found", "no")
+    gone = _cell(datasets, ["ev_gone"], {}, "crawled", 2)
+    assert (gone["status"], gone["value"]) == ("missing", None)
+    manual = {"id": "man_7", "url": "https://data.example.gov.cn/", "rule_id": "manual (qc: seen)", "points": None,
+              "values": {"note": "seen"}}
+    added = _cell(datasets, ["man_7"], {"man_7": manual}, "crawled", 2)
+    assert (added["status"], added["value"], added["evidence"]) == ("manual", None, "man_7")
+    zero = {"id": "ev_0", "url": "https://data.example.gov.cn/", "rule_id": "dataset_count.counter_label_first",
+            "points": 0.0, "values": {"number": "0", "tier": {"min": None, "points": 0.0, "value": 0.0}}}
+    said0 = _cell(datasets, ["ev_0"], {"ev_0": zero}, "crawled", 2)
+    assert (said0["status"], said0["value"], said0["evidence"]) == ("found", 0.0, "ev_0")
