@@ -114,55 +114,64 @@ def compile_path(path: object, where: tuple) -> list[tuple[str, Any]]:
 
 def select(value: Any, tokens: list[tuple[str, Any]]) -> list[Any]:
     """Every value the path selects (in document order)."""
-    cur = [value]
+    return [v for v, _where in located(value, tokens)]
+
+
+def located(value: Any, tokens: list[tuple[str, Any]], at: str = "") -> list[tuple[Any, str]]:
+    """Every value the path selects with where it is (``data.list[3].format``), in document order."""
+    cur = [(value, at)]
     for i, (op, arg) in enumerate(tokens):
-        nxt: list[Any] = []
-        for v in cur:
+        nxt: list[tuple[Any, str]] = []
+        for v, where in cur:
             if op == "key":
-                _by_key(v, arg, nxt)
+                _by_key(v, arg, where, nxt)
             elif op in ("each", "any"):
                 if isinstance(v, list):
-                    nxt.extend(v)
+                    nxt.extend((x, f"{where}[{n}]") for n, x in enumerate(v))
                 elif isinstance(v, dict) and op == "any":
-                    nxt.extend(v.values())
+                    nxt.extend((x, _join(where, k)) for k, x in v.items())
             elif op == "index":
                 if isinstance(v, list) and -len(v) <= arg < len(v):
-                    nxt.append(v[arg])
+                    nxt.append((v[arg], f"{where}[{arg % len(v)}]"))
             elif op == "deep":  # zero or more levels: the rest of the path from every node below
                 rest = tokens[i + 1:]
-                out: list[Any] = []
+                out: list[tuple[Any, str]] = []
                 seen: set[int] = set()
-                for node in _walk(v):
+                for node, node_at in _walk(v, where):
                     if isinstance(node, list) and rest and rest[0][0] == "key":
                         continue  # its elements are walked themselves
-                    for x in select(node, rest):
+                    for x, x_at in located(node, rest, node_at):
                         if id(x) not in seen or not isinstance(x, (dict, list)):
                             seen.add(id(x))
-                            out.append(x)
+                            out.append((x, x_at))
                 return out
         cur = nxt
     return cur
 
 
-def _by_key(v: Any, names: frozenset[str], out: list[Any]) -> None:
+def _join(where: str, key: object) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+def _by_key(v: Any, names: frozenset[str], where: str, out: list[tuple[Any, str]]) -> None:
     if isinstance(v, dict):
         for k, x in v.items():
             if str(k).lower() in names:
-                out.append(x)
+                out.append((x, _join(where, k)))
     elif isinstance(v, list):  # a key applied to a list applies to its elements
-        for x in v:
+        for n, x in enumerate(v):
             if isinstance(x, (dict, list)):
-                _by_key(x, names, out)
+                _by_key(x, names, f"{where}[{n}]", out)
 
 
-def _walk(v: Any):
-    yield v
+def _walk(v: Any, where: str):
+    yield v, where
     if isinstance(v, dict):
-        for x in v.values():
-            yield from _walk(x)
+        for k, x in v.items():
+            yield from _walk(x, _join(where, k))
     elif isinstance(v, list):
-        for x in v:
-            yield from _walk(x)
+        for n, x in enumerate(v):
+            yield from _walk(x, f"{where}[{n}]")
 
 
 def _scalars(values: list[Any]) -> list[Any]:
@@ -186,11 +195,11 @@ def _paths(spec: object, where: tuple) -> list[tuple[str, list]]:
 
 
 def _first(value: Any, paths: list[tuple[str, list]]) -> tuple[str, list[Any]]:
-    """The values of the first path that selects any, and that path."""
-    for text, toks in paths:
-        got = select(value, toks)
+    """The values of the first path that selects any, and where the first of them is (data.total)."""
+    for _text, toks in paths:
+        got = located(value, toks)
         if got:
-            return text, got
+            return got[0][1], [v for v, _where in got]
     return (paths[0][0] if paths else ""), []
 
 
