@@ -48,6 +48,8 @@ def reported(tmp_path_factory):
     with simweb_server.SimWebProcess(str(web_reg), seed=2023, port=0) as web:
         run_crawl(tmp, web.proxy_url, "--workers", "1", "--browser", "never", "--depth", "1", "--max-pages", "15",
                   "--platform-pages", "40", "--as-of", "2023-10-31", campaign=CAMPAIGN)
+        with open(web.truth_path, encoding="utf-8") as f:
+            truth = json.load(f)["sites"]
     db = tmp / "s.db"
     run_cli("extract", "--store", str(db), check=True, timeout=600)
     run_cli("score", "--store", str(db), "--run", "r1", check=True)
@@ -58,7 +60,7 @@ def reported(tmp_path_factory):
         table = {r["target_id"]: r for r in csv.DictReader(f)}
     conn = sqlite3.connect(db)
     conn.row_factory = sqlite3.Row
-    yield {"db": db, "tmp": tmp, "report": rep, "table": table, "conn": conn}
+    yield {"db": db, "tmp": tmp, "report": rep, "table": table, "conn": conn, "truth": truth}
     conn.close()
 
 
@@ -231,3 +233,26 @@ def test_states_the_simulated_campaign_does_not_reach():
             "points": 0.0, "values": {"number": "0", "tier": {"min": None, "points": 0.0, "value": 0.0}}}
     said0 = _cell(datasets, ["ev_0"], {"ev_0": zero}, "crawled", 2)
     assert (said0["status"], said0["value"], said0["evidence"]) == ("found", 0.0, "ev_0")
+
+
+# the simulated web's truth (simweb/platforms.py) for the facts a crawl of this budget reaches whole
+TRUTH_YES = {"service_available": ("service", "available"), "opendata_available": ("data", "available"),
+             "licence": ("data", "open_licence"), "data_requests": ("data", "data_requests"),
+             "reuse_showcase": ("data", "reuse_showcase"), "unified_login": ("service", "unified_login")}
+
+
+def test_facts_agree_with_the_simulated_web(reported):
+    table, truth = reported["table"], reported["truth"]
+    compared = 0
+    for r in table.values():
+        plats = truth[r["site_id"]]["platforms"]
+        if r["opendata_state"] == "crawled" and plats["data"]["available"]:
+            assert int(r["datasets"]) == plats["data"]["dataset_count"], r["target_id"]
+            assert int(r["apis"]) == plats["data"]["api_count"], r["target_id"]
+            compared += 2
+        for key, (kind, fact) in TRUTH_YES.items():
+            state = r["service_state" if kind == "service" else "opendata_state"]
+            if state == "crawled":
+                assert r[key] == ("yes" if plats[kind][fact] else "no"), (r["target_id"], key)
+                compared += 1
+    assert compared >= 30
