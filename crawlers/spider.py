@@ -851,11 +851,32 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
         if st.portal_error and st.pages <= 1:
             return site_status_of_failure(st.portal_error), st.portal_error
         bad, attempted = self.writer.refusal_share(st.site_id) if self.writer else (0, 0)
+        pbad, ptried = self._platform_refusals(st)  # the portal's crawl is judged on the portal's pages
+        bad, attempted = bad - pbad, attempted - ptried
         if attempted >= PARTIAL_MIN_PAGES and bad >= PARTIAL_SHARE * attempted:
             return "partial", f"{bad} of {attempted} pages refused or failed (block pages, 4xx refusals, 5xx, errors)"
         if st.portal_error:
             return "partial", f"the portal failed this time, pages from an earlier run kept: {st.portal_error}"
         return "done", None
+
+    def _platform_refusals(self, st: _SiteState) -> tuple[int, int]:
+        """(refused or failed, attempted) of the site's platform pages, counted as ``refusal_share`` counts
+        them: a service portal's login walls (在线办理 -> 统一身份认证) or a dead open-data platform do not
+        make the portal's crawl partial (their pages are ``platform`` service/opendata by now)."""
+        if self.writer is None:
+            return 0, 0
+        conn, args = self.writer.store.conn, [self.writer.campaign, st.site_id]
+        ok, bad = conn.execute(
+            "SELECT sum(block IS NULL AND status < 400), sum(NOT (block IS NULL AND status < 400) AND (block IS NOT "
+            "NULL OR status IN (401, 403, 405, 407, 429, 451) OR status >= 500)) FROM pages WHERE campaign=? AND "
+            "site_id=? AND coalesce(platform, 'portal') != 'portal' AND coalesce(kind, '') != 'attachment'",
+            args).fetchone()
+        hosts = {h for b in self._crawled_by(st.site_id) for h in b.hosts}
+        failed = sum(1 for (url,) in conn.execute(
+            "SELECT url FROM failures WHERE campaign=? AND site_id=? AND status IS NULL AND reason NOT LIKE 'robots.txt%' "
+            "AND reason NOT LIKE 'attachment%' AND NOT EXISTS (SELECT 1 FROM pages p WHERE p.campaign=failures.campaign "
+            "AND p.url=failures.url)", args) if host_of(url) in hosts)
+        return (bad or 0) + failed, (ok or 0) + (bad or 0) + failed
 
     def _closed(self, spider: Any, reason: str) -> None:
         if reason == "finished":

@@ -41,7 +41,8 @@ SVC = "www.ahzw.gov.cn"
 DATA = "data.p1.gov.cn"
 ITEMS = 12  # the paged item list API: 5 a page, so 3 pages
 DATASETS = 100
-BUDGET = 40  # --platform-pages
+BUDGET = 50  # --platform-pages
+LOGIN = "tyrz.ahzw.gov.cn"  # the province's unified login (统一身份认证): 在线办理 links end there
 
 
 def _html(title: str, body: str, head: str = "") -> bytes:
@@ -57,7 +58,8 @@ class PresenceWeb(FixtureWeb):
     """The web described in the module docstring (``requests``: what was asked, POST bodies included)."""
 
     def __init__(self, delay: float = 0.0) -> None:
-        super().__init__(["www.p1.gov.cn", "www.c1.gov.cn", "www.c2.gov.cn", "www.c3.gov.cn", SVC, DATA], delay=delay)
+        super().__init__(["www.p1.gov.cn", "www.c1.gov.cn", "www.c2.gov.cn", "www.c3.gov.cn", SVC, DATA, LOGIN],
+                         delay=delay)
 
     def respond_to(self, method: str, host: str, path: str, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         html = [("Content-Type", "text/html; charset=utf-8")]
@@ -76,8 +78,13 @@ class PresenceWeb(FixtureWeb):
             return 200, html, _html("市人民政府", _links(("/zw/1", "政务公开"), extra))
         if host.startswith("www.c") and path.startswith("/zw/"):
             return 200, html, _html(f"{host} {path}", "<p>政务公开</p>")
-        if host == "www.p1.gov.cn" and path.startswith("/zw/"):
-            return 200, html, _html(f"甲省 {path}", f"<p>政务公开 {path}</p>" + _links(("/zw/3", "更多")))
+        if host == "www.p1.gov.cn" and path.startswith("/zw/"):  # /zw/1 .. /zw/12
+            n = int(path[4:]) if path[4:].isdigit() else 0
+            more = [(f"/zw/{k}", "更多") for k in range(3, 13)] if n == 1 else []
+            return 200, html, _html(f"甲省 {path}", f"<p>政务公开 {path}</p>" + _links(*more))
+        if host == LOGIN:
+            return 200, html, _html("统一身份认证平台", "<form><input name='u' placeholder='用户名'>"
+                                    "<input type='password' name='p'><button>登录</button></form>")
         if host == SVC:
             return self._service(method, path, body)
         if host == DATA:
@@ -95,7 +102,10 @@ class PresenceWeb(FixtureWeb):
         js = [("Content-Type", "application/json; charset=utf-8")]
         if path == "/":
             return 200, html, _html("安徽政务服务网", _links(("/list.html", "办事指南"), ("/hefei/", "合肥分厅"),
-                                                       ("/wuhu/", "芜湖分厅"), ("/guide/1", "事项 1")))
+                                                       ("/wuhu/", "芜湖分厅"), ("/guide/1", "事项 1"),
+                                                       *[(f"/apply/{k}", "在线办理") for k in range(1, 21)]))
+        if path.startswith(("/apply/", "/wuhu/apply/")):  # 在线办理: the unified login
+            return 302, [("Location", f"http://{LOGIN}/login?service={path}")], b""
         if path == "/list.html":  # the item list is rendered from a paged JSON API; search from a POST
             script = ("<script>fetch('/api/items?pageNo=1&pageSize=5').then(r => r.json()).then(d => {"
                       "document.getElementById('l').innerHTML = d.data.list.map(x => '<a href=\"' + x.detailUrl"
@@ -123,8 +133,9 @@ class PresenceWeb(FixtureWeb):
         for city in ("hefei", "wuhu"):
             if path == f"/{city}/":
                 other = "wuhu" if city == "hefei" else "hefei"
+                applies = [(f"/{city}/apply/{k}", "在线办理") for k in range(1, 21)] if city == "wuhu" else []
                 return 200, html, _html(f"{city} 分厅", _links((f"/{city}/g1", "指南 1"), (f"/{city}/g2", "指南 2"),
-                                                            (f"/{other}/g1", "别的城市"), ("/", "省厅")))
+                                                            (f"/{other}/g1", "别的城市"), ("/", "省厅"), *applies))
             if path.startswith(f"/{city}/g"):
                 return 200, html, _html(f"{city} {path}", "<p>办事指南</p>")
         return 404, html, _html("404", "not found")
@@ -173,11 +184,17 @@ def test_each_platform_has_its_own_budget(presence):
     count = dict(rows(db, "select platform, count(*) from pages where site_id='p1' and kind != 'probe' "
                            "group by platform"))
     assert count["opendata"] == BUDGET  # of 101 data pages
-    assert count["portal"] == 4  # the portal's own pages, all of them (--max-pages 10 is not spent by platforms)
+    assert count["portal"] == 10  # --max-pages 10 of the portal's 13 pages, not spent by the platforms
     data = {r["kind"]: r for r in rows(db, "select * from site_platforms where site_id='p1'")}
     assert data["opendata"]["budget_reached"] == 1
     svc = rows(db, "select count(*) from pages where site_id='p1' and platform='service'")[0][0]
     assert 0 < svc <= BUDGET
+    # 20 在线办理 links end on the unified login (login walls): the platform's, not the portal's refusals
+    walls = rows(db, "select count(*) from pages where site_id='p1' and platform='service' and block like 'login wall%'")
+    assert walls[0][0] == 20
+    # 乙市's branch is mostly login walls, its portal fine: the site's crawl is done, not partial
+    assert rows(db, "select count(*) from pages where site_id='c2' and block like 'login wall%'")[0][0] == 20
+    assert rows(db, "select status from sites where site_id='c2'")[0][0] == "done"
 
 
 def test_shared_provincial_host_each_target_on_its_own_branch(presence):
