@@ -9,7 +9,9 @@ not by its status alone (portal-anatomy §8: WAFs answer 403, 405, 418, 468, 200
   *mentions* 拦截 or 验证码 from ever counting as a block.
 * ``captcha``: a CAPTCHA widget (slider / puzzle / image code: GeeTest, TCaptcha, NetEase
   yidun, Aliyun nc, reCAPTCHA, hCaptcha, Turnstile, or an ``<img>``/input named like a code)
-  with the words that ask for it (验证码, 安全验证, 人机验证, 拖动滑块 ...).
+  with the words that ask for it (验证码, 安全验证, 人机验证, 拖动滑块 ...); a form that asks for more
+  than the code (a ``<textarea>``, or three fields or more: a 12345 诉求 / 留言 form with its 验证码
+  field) is content, not a wall.
 * ``login``: a password field and login words (登录, 统一身份认证, 用户名 ...). The spider decides
   whether it is a *wall*: the portal itself, or a page the crawl was redirected to.
 * ``block``: refusal words (拦截, 阻断, 拒绝访问, 访问受限, 访问过于频繁, Access Denied, 403
@@ -35,6 +37,7 @@ _TAG = re.compile(rb"<[^>]*>")
 _LINK = re.compile(rb"<a\b[^>]*\bhref\s*=\s*[\"']?(?!javascript:|#)[^\"'\s>]", re.I)
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.I | re.S)
 _PASSWORD = re.compile(rb"<input\b[^>]*\btype\s*=\s*[\"']?password", re.I)
+_FIELD = re.compile(rb"<(?:textarea|select)\b|<input\b(?![^>]*\btype\s*=\s*[\"']?(?:hidden|submit|button|image)\b)", re.I)
 _CAPTCHA_WIDGET = re.compile(
     rb"geetest|initGeetest|gt4?\.js|TCaptcha|tencentcaptcha|turing\.captcha|yidun|NECaptcha|\bnc\.js|aliyunCaptcha"
     rb"|AWSC|recaptcha|hcaptcha|turnstile|captcha|checkcode|verifycode|yzm|vcode|slider", re.I)
@@ -75,6 +78,13 @@ def _title(body: bytes) -> str:
     return " ".join(s.split())[:60]
 
 
+def _is_form(body: bytes) -> bool:
+    """A form asking for more than a code: a ``<textarea>`` or three fields or more (not a CAPTCHA wall)."""
+    head = body[:200_000]
+    return re.search(rb"<textarea\b", head, re.I) is not None or \
+        sum(1 for _ in islice(_FIELD.finditer(head), 3)) >= 3
+
+
 def block_reason(status: int, body: bytes, content_type: str | None = None) -> tuple[str, str] | None:
     """``(kind, reason)`` if this response is a refusal rather than content, else None."""
     if status == 429:
@@ -94,7 +104,7 @@ def block_reason(status: int, body: bytes, content_type: str | None = None) -> t
     said = f"{title}: " if title else ""
     words = title + " " + text
     widget = _CAPTCHA_WIDGET.search(body[:200_000])
-    if widget and _CAPTCHA_WORDS.search(words):
+    if widget and _CAPTCHA_WORDS.search(words) and not _is_form(body):
         return "captcha", f"CAPTCHA page ({said}{_CAPTCHA_WORDS.search(words).group(0)}, {widget.group(0).decode()})"
     if _PASSWORD.search(body) and _LOGIN_WORDS.search(words):
         return "login", f"login page ({said}{_LOGIN_WORDS.search(words).group(0).strip()})"

@@ -360,3 +360,15 @@ def test_simulated_list_apis_are_archived(simulated):
     assert posted and all(apis[u]["platform"] == "opendata" and apis[u]["site_id"] == "110000" for u in posted)
     bodies = [json.loads(u.split("#post=", 1)[1]) for u in posted]
     assert bj["data"]["urls"]["api_post"][0]["body"] in bodies
+
+
+def test_a_form_asking_for_a_code_is_content_not_a_captcha_wall():
+    from crawlers.blocks import block_reason
+    form = ("<html><head><title>12345-某省政务服务网</title></head><body><h2>12345在线诉求</h2><form method='post'>"
+            "<label>诉求标题<input name='title'></label><label>诉求内容<textarea name='content'></textarea></label>"
+            "<label>验证码<input name='captcha'><img src='/verifycode.jpg'></label><button>提交</button></form>"
+            "</body></html>").encode()
+    assert block_reason(200, form, "text/html") is None  # the 12345 web form a platform leaf looks for
+    wall = ("<html><head><title>安全验证</title></head><body><p>请输入验证码后继续访问</p>"
+            "<img src='/verifycode.jpg'><input name='code'><button>确定</button></body></html>").encode()
+    assert block_reason(200, wall, "text/html")[0] == "captcha"
