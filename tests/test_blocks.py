@@ -47,6 +47,10 @@ BLOCKS = {
     "yidun": (403, '<html><head><meta charset="utf-8"><title>请验证</title></head><body><div id="yidun-box"></div>'
                    '<p>请向右拖动滑块填充拼图</p><script src="//cstaticdun.126.net/load.min.js"></script>'
                    '<script>initNECaptcha({captchaId:"x",element:"#yidun-box"})</script></body></html>', "captcha"),
+    # an image-code wall: one code field and a button
+    "image_code_wall": (200, '<html><head><meta charset="utf-8"><title>访问验证</title></head><body><p>请输入验证码后继续访问'
+                             '</p><form><img src="/verifycode.jpg"><input name="vcode"><input type="submit" value="确定">'
+                             '</form></body></html>', "captcha"),
     # a provincial 政务服务网 login wall
     "sso": (200, '<html><head><meta charset="utf-8"><title>个人用户登录 - 政务服务网</title></head><body>'
                  '<div class="tab">个人登录 | 法人登录</div><form action="/sso/login" method="post">'
@@ -63,6 +67,12 @@ CONTENT = {
     "mayor_mailbox": (200, f'<html><head><meta charset="utf-8"><title>市长信箱</title></head><body><ul>{NAV}</ul>'
                            '<form action="/hdjl/submit"><textarea name="content"></textarea><img src="/code.jsp" alt="验证码">'
                            '<input name="checkcode"><input type="submit" value="提交"></form></body></html>'),
+    # a 12345 message form standing alone (no navigation), with an image code among its fields
+    "hotline_form": (200, '<html><head><meta charset="utf-8"><title>我要留言</title></head><body><form method="post" '
+                          'action="/api/appeal"><select name="type"><option>咨询</option><option>投诉</option></select>'
+                          '<input name="title" placeholder="标题"><input name="tel" placeholder="联系电话">'
+                          '<input name="code" placeholder="验证码"><img src="/captcha.jpg" class="yzm">'
+                          '<button type="submit">提交</button></form></body></html>'),
     # a JavaScript cookie challenge is for the browser, not a block
     "challenge": (521, '<html><body><script>document.cookie="__jsl_clearance=1;path=/";location.href=location.pathname'
                        '</script></body></html>'),
