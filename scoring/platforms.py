@@ -221,7 +221,7 @@ def platform_frame(facts: list[dict], d: pd.DataFrame, index_ids: list[str]) -> 
         t = info.loc[r["target_id"]]
         row: dict[str, Any] = {"target_id": r["target_id"], "group": r["group"], "name_zh": r["name_zh"],
                                "site_id": r["site_id"], "assessed": bool(t["assessed"]),
-                               "site_status": t["site_status"] or "not crawled", "score_100": t["score_100"],
+                               "site_status": "not crawled" if pd.isna(t["site_status"]) or not t["site_status"] else t["site_status"], "score_100": t["score_100"],
                                "rank": t["rank"]}
         for i in index_ids:
             row[f"{i}_rate"] = t.get(f"{i}_rate")
