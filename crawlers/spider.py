@@ -507,10 +507,11 @@ class WindvaneSpider(AttachmentsMixin, ProbesMixin, scrapy.Spider):
         if api is not None:
             self._follow_api(response, st, branch, api, pdepth, depth)
             return
-        if pdepth == 0 and meta.get("redirect_urls"):  # the entry redirected: its final host is the branch's too
+        if pdepth == 0:  # the entry: a redirect brings its final host (and scheme: http -> https) to the branch
             final = host_of(response.url)
-            if final and final not in branch.hosts and self.branches.owner(response.url) is None:
+            if final and final not in branch.hosts and meta.get("redirect_urls") and self.branches.owner(response.url) is None:
                 self.branches.add_host(branch, final)
+            if final in branch.hosts:
                 branch.scheme = response.url.split(":", 1)[0].lower()
         if not is_html:
             return
