@@ -53,13 +53,15 @@ Truth (``site_truth(m)["platforms"]``, written by ``simweb.generate.write_truth`
   ``unified_login`` (在线办理 / 登录 redirects to a 统一身份认证 page on the province's identity host),
   ``web_form_12345`` (a 12345 留言 / 诉求 page with a form of fields).
 * data: ``dataset_count`` / ``api_count`` (the counters, equal to the list APIs' totals and to the
-  catalogue's pagination; from a few dozen to thousands), ``sample_size`` (the first 50 datasets of
-  the catalogue in its default order, 综合排序, not by date: catalogue page 1, 2, ... or list API
-  page 1, 2, ...; fewer when the platform has fewer), and over that sample:
+  catalogue's pagination; from a few dozen to thousands), ``sample_size`` (the datasets of the first
+  list pages, in the platform's own page size, that hold the first 50 datasets of the catalogue in
+  its default order, 综合排序, not by date: catalogue page 1, 2, ... or list API page 1, 2, ... as
+  the home page's script asks them; fewer when the platform has fewer), and over that sample:
   ``machine_readable_share`` (share of datasets offering CSV, XLS, XLSX, JSON or XML; the rest are
   PDF / DOC / DOCX / JPG only), ``fresh_share`` (share updated on or after ``fresh_since``, 6 months
   before the cut-off; stale dates are at least 3 weeks older than that, fresh ones at least 5 days
-  newer),
+  newer). Every full list page holds these shares exactly (positions vary per page), so a pipeline
+  reading any number of whole list pages finds them;
   ``open_licence`` (a licence page with terms; a placeholder page does not count),
   ``data_requests`` (a 数据需求 / 数据申请 form), ``reuse_showcase`` (a showcase with entries).
 * ``urls``: absolute URLs of the target's own pages: ``home`` (every URL the home answers at),
@@ -395,7 +397,7 @@ SERVICE_LABELS = {
 }
 
 
-SAMPLE = 50  # the catalogue's first datasets, in its default order: the shares of the truth
+SAMPLE = 50  # the catalogue's first datasets, in its default order (whole list pages): the truth's shares
 
 
 class Catalogue:
@@ -436,12 +438,13 @@ def _dataset(pf: Platform, i: int) -> Dataset:
     o = pf.opts
     r = rng_for(o["seed"], pf.place.site_id, "dataset", pf.year, i)
     topic = DATA_TOPICS[r.randrange(len(DATA_TOPICS))]
-    if r.random() < o["p_pdf"]:
+    pdf, fresh = _page_mix(pf, i // pf.page_size)
+    if i % pf.page_size in pdf:
         fmts = tuple(sorted(r.sample(NOT_MACHINE_READABLE, r.choice([1, 1, 2]))))
     else:
         fmts = tuple(sorted(r.sample(MACHINE_READABLE, r.choice([1, 2, 3]))))
     cut, since = pf.as_of, pf.fresh_since
-    if r.random() < o["p_fresh"]:
+    if i % pf.page_size in fresh:
         upd = cut - timedelta(days=r.randrange(0, (cut - since).days - 5))
     else:
         upd = since - timedelta(days=r.randrange(21, 1400))
@@ -449,6 +452,27 @@ def _dataset(pf: Platform, i: int) -> Dataset:
     return Dataset(f"{r.randrange(16**9, 16**10):x}{i}", f"{pf.name}{topic}{r.choice(DATA_NOUNS)}{suffix}",
                    f"{pf.gov}{r.choice(DEPTS)}", r.choice(FIELDS), fmts, upd,
                    r.choice(["每月", "每季度", "每年", "实时", "不定期"]))
+
+
+def _page_mix(pf: Platform, page: int) -> tuple[set[int], set[int]]:
+    """Which positions of a catalogue page (the platform's page size) are PDF-only and which fresh.
+
+    Every full page holds the platform's shares exactly (positions drawn per page), so the shares
+    read from any number of whole list pages are the truth's; a shorter last page holds them
+    rounded."""
+    key = ("mix", page)
+    got = pf.opts.get(key)
+    if got is None:
+        n = min(pf.page_size, len(pf.datasets) - page * pf.page_size)
+        r = rng_for(pf.opts["seed"], pf.place.site_id, "page", pf.year, page)
+        got = (set(r.sample(range(n), round(n * pf.opts["p_pdf"]))), set(r.sample(range(n), round(n * pf.opts["p_fresh"]))))
+        pf.opts[key] = got
+    return got
+
+
+def sample_size(pf: Platform) -> int:
+    """The truth's sample: the whole list pages that hold the first ``SAMPLE`` datasets."""
+    return min(len(pf.datasets), pages_for(min(len(pf.datasets), SAMPLE), pf.page_size) * pf.page_size)
 
 
 def _api(pf: Platform, i: int) -> Dataset:
@@ -464,8 +488,10 @@ def _data_content(pf: Platform, r: random.Random, ry: random.Random, q: float) -
     n = 0 if zero else max(12, min(9000, int(10 ** (1.4 + 2.4 * q + ry.gauss(0.0, 0.35)))))
     variant = r.random()
     pf.opts["variant"] = "pdf_heavy" if variant < 0.12 else "stale" if variant < 0.24 else ""
-    pf.opts["p_pdf"] = 0.75 if pf.opts["variant"] == "pdf_heavy" else 0.05 + 0.3 * (1 - q)
-    pf.opts["p_fresh"] = 0.1 if pf.opts["variant"] == "stale" else 0.25 + 0.65 * q
+    pf.opts["p_pdf"] = min(1.0, max(0.0, (0.75 if pf.opts["variant"] == "pdf_heavy" else 0.05 + 0.3 * (1 - q))
+                                    + ry.gauss(0.0, 0.06)))
+    pf.opts["p_fresh"] = min(1.0, max(0.0, (0.1 if pf.opts["variant"] == "stale" else 0.25 + 0.65 * q)
+                                      + ry.gauss(0.0, 0.1)))
     pf.datasets = Catalogue(pf, "dataset", n, _dataset)  # type: ignore[assignment]
     n_api = 0 if zero or r.random() < 0.2 else max(1, int(n * ry.uniform(0.05, 0.3)))
     pf.apis = Catalogue(pf, "api", n_api, _api)  # type: ignore[assignment]

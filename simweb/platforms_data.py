@@ -18,7 +18,8 @@
     api/dataset/list?page=N&size=S  {"code":0,"message":"ok","data":{"total","page","size","pages",
                                      "rows":[{"id","name","orgName","formats":["CSV",...],"updateTime":
                                      "YYYY-MM-DD HH:MM:SS","openCondition","url"}]}}
-    api/interface/list?page=N&size=S  the same shape, rows {"id","name","orgName","method","updateTime","url"}
+    api/interface/list?page=N&size=S  the same shape, rows {"id","name","orgName","requestMethod",
+                                     "requestUrl","updateTime"}
 
 or ``list_api`` ``post`` (GET answers 405)::
 
@@ -26,7 +27,7 @@ or ``list_api`` ``post`` (GET answers 405)::
         {"success":true,"result":{"totalCount","pageNo","pageSize","data":[{"resId","resTitle","deptName",
          "fileFormat":"csv,xlsx","lastUpdate":"YYYY/MM/DD","detailUrl"}]}}
     POST api/interface/search  the same shape, rows {"resId","resTitle","deptName","fileFormat":"api",
-         "lastUpdate","detailUrl"}
+         "lastUpdate","apiPath"}
 
 and, in both::
 
@@ -57,6 +58,7 @@ from simweb.platforms import (
     page_of,
     pages_for,
     query_int,
+    sample_size,
 )
 
 COUNT_LABELS = [(("数据集", "个"), ("数据接口", "个")), (("开放数据集", ""), ("API接口", "")),
@@ -226,16 +228,21 @@ def _apps(pf: Platform) -> str:
 
 def _row_get(pf: Platform, d: Dataset, api: bool) -> dict[str, Any]:
     row: dict[str, Any] = {"id": d.ident, "name": d.name, "orgName": d.org}
-    row.update({"method": "GET"} if api else {"formats": list(d.formats), "openCondition": "无条件开放"})
+    row.update({"requestMethod": "GET", "requestUrl": f"/gateway/api/{d.ident}"} if api else
+               {"formats": list(d.formats), "openCondition": "无条件开放"})
     row["updateTime"] = f"{d.updated.isoformat()} 09:{int(d.ident[-2:], 16) % 60:02d}:00"
-    row["url"] = f"{pf.prefix}dataset/detail.html?id={d.ident}"
+    if not api:
+        row["url"] = f"{pf.prefix}dataset/detail.html?id={d.ident}"
     return row
 
 
 def _row_post(pf: Platform, d: Dataset, api: bool) -> dict[str, Any]:
-    return {"resId": d.ident, "resTitle": d.name, "deptName": d.org,
-            "fileFormat": "api" if api else ",".join(f.lower() for f in d.formats),
-            "lastUpdate": d.updated.strftime("%Y/%m/%d"), "detailUrl": f"{pf.prefix}dataset/detail.html?id={d.ident}"}
+    row = {"resId": d.ident, "resTitle": d.name, "deptName": d.org,
+           "fileFormat": "api" if api else ",".join(f.lower() for f in d.formats),
+           "lastUpdate": d.updated.strftime("%Y/%m/%d")}
+    row["apiPath" if api else "detailUrl"] = f"/gateway/api/{d.ident}" if api else \
+        f"{pf.prefix}dataset/detail.html?id={d.ident}"
+    return row
 
 
 def _post_paging(body: bytes) -> tuple[int, int]:
@@ -314,7 +321,7 @@ def serve(pf: Platform, rel: str, query: dict[str, list[str]], method: str, body
 
 # --- truth -----------------------------------------------------------------------------------
 def facts(pf: Platform, available: bool) -> dict[str, Any]:
-    ds = pf.datasets[:SAMPLE] if available else []
+    ds = pf.datasets[:sample_size(pf)] if available else []
     n = len(ds)
     paths = _paths(pf)
     lic = available and pf.opts.get("licence") == "real"
@@ -333,7 +340,7 @@ def facts(pf: Platform, available: bool) -> dict[str, Any]:
 def urls(pf: Platform) -> dict[str, Any]:
     from simweb.platforms import home_urls
     b, p, size = pf.base, pf.prefix, pf.page_size
-    sample = pf.datasets[:SAMPLE]
+    sample = pf.datasets[:sample_size(pf)]
 
     def pages(items: Any) -> range:  # the list pages that hold the sample
         return range(pages_for(min(len(items), SAMPLE), size))

@@ -284,13 +284,16 @@ def pages_size(html: str) -> int:
     return len(re.findall(r'<li><a href="[^"]*/catalog/detail/', html))
 
 
-def check_rows(p: dict, rows: list[tuple[set[str], date]]) -> None:
-    """The first datasets (the truth's sample) against the truth's shares."""
+def check_rows(p: dict, rows: list[tuple[set[str], date]], page_size: int = 0) -> None:
+    """The first datasets (the truth's sample) against the truth's shares; with ``page_size``, any
+    number of whole list pages gives the same shares."""
     since = date.fromisoformat(p["fresh_since"])
-    rows = rows[:SAMPLE]
-    assert len(rows) == p["sample_size"] == min(SAMPLE, p["dataset_count"])
-    assert round(sum(bool(f & MACHINE_READABLE) for f, _ in rows) / len(rows), 4) == p["machine_readable_share"]
-    assert round(sum(d >= since for _, d in rows) / len(rows), 4) == p["fresh_share"]
+    rows = rows[:p["sample_size"]]
+    assert len(rows) == p["sample_size"] and min(SAMPLE, p["dataset_count"]) <= p["sample_size"] <= p["dataset_count"]
+    cuts = [len(rows)] + ([k for k in range(page_size, len(rows) + 1, page_size)] if page_size else [])
+    for k in cuts:
+        assert round(sum(bool(f & MACHINE_READABLE) for f, _ in rows[:k]) / k, 4) == p["machine_readable_share"], k
+        assert round(sum(d >= since for _, d in rows[:k]) / k, 4) == p["fresh_share"], k
     assert all(d <= date(2023, 10, 31) for _, d in rows)
 
 
@@ -300,7 +303,7 @@ def test_server_rendered_catalogue_matches_counters_and_truth(served, picked):
     assert status == 200 and counters(home) == (p["dataset_count"], p["api_count"])
     first = next(u for u in hrefs(home, p["url"]) if "catalog/index" in u)
     rows, page, pages = [], first, 0
-    while page and len(rows) < SAMPLE:
+    while page and len(rows) < p["sample_size"]:
         status, html = get_text(op, page)
         assert status == 200
         pages += 1
@@ -309,8 +312,8 @@ def test_server_rendered_catalogue_matches_counters_and_truth(served, picked):
             rows.append(({f.lower() for f in re.findall(r">([A-Z]+)<", fmts)}, date.fromisoformat(day)))
         nxt = re.search(r'<a href="([^"]+)">下一页</a>', html)
         page = urljoin(page, nxt.group(1)) if nxt else None
-    assert pages == math.ceil(min(SAMPLE, p["dataset_count"]) / len(re.findall("/catalog/detail/", get_text(op, first)[1])))
-    check_rows(p, rows)
+    assert pages == math.ceil(p["sample_size"] / pages_size(get_text(op, first)[1]))
+    check_rows(p, rows, pages_size(get_text(op, first)[1]))
     last = math.ceil(p["dataset_count"] / pages_size(get_text(op, first)[1]))  # pagination ends where the counter says
     status, html = get_text(op, urljoin(first, f"index_{last - 1}.html"))
     assert status == 200 and "下一页" not in html
@@ -341,18 +344,19 @@ def test_spa_catalogue_json_is_paginated_consistently(served, picked, name):
         api = urljoin(p["url"], re.search(r'axios\.get\("([^"]*api/dataset/list\?[^"]*)"\)', home).group(1))
         first = get_json(op, api)["data"]
         assert first["pages"] == math.ceil(first["total"] / first["size"]) and first["total"] == p["dataset_count"]
-        for n in range(1, math.ceil(min(SAMPLE, first["total"]) / first["size"]) + 1):
+        for n in range(1, math.ceil(p["sample_size"] / first["size"]) + 1):
             for r in get_json(op, api.replace("page=1", f"page={n}"))["data"]["rows"]:
                 rows.append(({f.lower() for f in r["formats"]}, date.fromisoformat(r["updateTime"][:10])))
         last = get_json(op, api.replace("page=1", f"page={first['pages']}"))["data"]["rows"]
         assert len(last) == first["total"] - (first["pages"] - 1) * first["size"]
         assert get_json(op, api.replace("page=1", f"page={first['pages'] + 1}"))["data"]["rows"] == []
+        check_rows(p, rows, first["size"])
     else:
         api = urljoin(p["url"], re.search(r'axios\.post\("([^"]*api/dataset/search)"', home).group(1))
         assert fetch(op, api)[0] == 405  # the search answers POST only
         first = get_json(op, api, {"pageNo": 1, "pageSize": 10})["result"]
         assert first["totalCount"] == p["dataset_count"]
-        for n in range(1, math.ceil(min(SAMPLE, first["totalCount"]) / 10) + 1):
+        for n in range(1, math.ceil(p["sample_size"] / 10) + 1):
             for r in get_json(op, api, {"pageNo": n, "pageSize": 10})["result"]["data"]:
                 rows.append((set(r["fileFormat"].split(",")), date(*map(int, r["lastUpdate"].split("/")))))
     check_rows(p, rows)
