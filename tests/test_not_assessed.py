@@ -39,8 +39,22 @@ ROLE = {
     "captcha": "140000",       # 山西省 (province): the only page is a CAPTCHA page served with 200
     "prev_blocked": "371000",  # 威海市 (GDP-100): assessed now, blocked in the previous campaign
 }
-GATED_LEAVES = {"link_health", "column_freshness", "policy_validity_labels", "message_reply_timeliness",
-                "https_access", "gov_domain", "error_page"}
+
+
+def _gated_leaves() -> set[str]:
+    """Leaves with a site-level rule (a site aggregate, a rule on HTTP facts or probes): held back, with a
+    reason, when the portal home page failed or too few pages answered (extractors/run.py)."""
+    from extractors.rules import load_rules
+    from extractors.run import _judges_probes
+    from extractors.site_rules import is_site_rule
+    rules = load_rules(ROOT / "rules").rules
+    return {r.leaf_id for r in rules if is_site_rule(r) or _judges_probes(r.matcher)}
+
+
+GATED_LEAVES = _gated_leaves()
+# the portal's own site-level leaves are among them, whatever the platform leaves add
+assert {"link_health", "column_freshness", "policy_validity_labels", "message_reply_timeliness", "https_access",
+        "gov_domain", "error_page"} <= GATED_LEAVES
 CAPTCHA_HTML = ("<html><head><title>安全验证</title></head><body><div class=\"verify\"><p>访问过于频繁，"
                 "请输入验证码后继续访问</p><img src=\"/verify/captcha.jpg\" alt=\"验证码\"><form action=\"/verify\">"
                 "<input name=\"code\"><button>提交</button></form></div></body></html>")
