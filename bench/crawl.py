@@ -17,6 +17,10 @@ the end (process start-up excluded for all; with several workers, from the first
 start to the last one's end). If the simulated web is not
 available, ``--web fixture`` uses the small proxy web of the tests with larger pages.
 Exits non-zero only if it could not run.
+
+``web_cores_during_*``: cores the simulated web's server process used during each run (its CPU
+seconds over the run's wall seconds). On a small machine the web being crawled competes with the
+crawlers for the same cores, which caps what more crawler processes can gain.
 """
 
 from __future__ import annotations
@@ -137,6 +141,25 @@ def start_web(kind: str, registry: Path):
     return FixtureWeb(hosts, page_filler=18000)
 
 
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc; 0 where unknown)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _timed(cmd: list[str], web_pid: int | None, **kw: Any) -> tuple[subprocess.CompletedProcess, float]:
+    """Run ``cmd``; also return the cores the web server process used meanwhile (CPU seconds / wall seconds)."""
+    cpu0, t0 = _cpu_seconds(web_pid), time.monotonic()
+    done = subprocess.run(cmd, **kw)
+    wall = max(time.monotonic() - t0, 1e-6)
+    return done, (_cpu_seconds(web_pid) - cpu0) / wall
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--plain", action="store_true", help=argparse.SUPPRESS)
@@ -178,26 +201,30 @@ def main() -> int:
         try:
             common = ["--depth", str(args.depth), "--max-pages", str(args.max_pages),
                       "--concurrency", str(args.concurrency)]
-            no_delay = ["--delay", "0"]  # the simulated web on localhost: no politeness delay
+            # the simulated web on localhost: no politeness delay; the portals only, as the plain spider
+            # crawls them (platform hosts, crawlers/scope.py, would add pages plain Scrapy never asks for)
+            no_delay = ["--delay", "0", "--platform-pages", "0"]
             p: dict = {}
             w: dict = {}  # windvane, one process
             wn: dict = {}  # windvane, --workers N
             # alternate the two crawlers and keep each one's best run: other load on the machine
             # then slows both alike instead of whichever happened to run at the wrong moment
             for i in range(args.repeat):
-                plain = subprocess.run([py, __file__, "--plain", "--proxy", web.proxy_url, "--registry",
-                                        str(reg), *common], capture_output=True, text=True, env=env, cwd=ROOT)
+                web_pid = getattr(getattr(web, "proc", None), "pid", None)  # simweb's own process
+                plain, web_cores = _timed([py, __file__, "--plain", "--proxy", web.proxy_url, "--registry",
+                                           str(reg), *common], web_pid, capture_output=True, text=True, env=env,
+                                          cwd=ROOT)
                 if plain.returncode != 0:
                     print(f"bench/crawl: plain Scrapy run failed:\n{plain.stderr[-3000:]}", file=sys.stderr)
                     return 1
                 res = json.loads(plain.stdout.strip().splitlines()[-1])
                 if res["pages_per_s"] > p.get("pages_per_s", -1):
-                    p = res
+                    p = {**res, "web_cores": web_cores}
                 for best, workers in ((w, 1), (wn, args.workers)):
-                    wv = subprocess.run([*windvane, "crawl", "--registry", str(reg), "--proxy", web.proxy_url,
-                                         "--store", str(tmp / f"bench{i}-{workers}.db"), "--campaign", "bench",
-                                         "--quiet", "--json", "--workers", str(workers), *common, *no_delay],
-                                        capture_output=True, text=True, env=env, cwd=ROOT)
+                    wv, web_cores = _timed([*windvane, "crawl", "--registry", str(reg), "--proxy", web.proxy_url,
+                                            "--store", str(tmp / f"bench{i}-{workers}.db"), "--campaign", "bench",
+                                            "--quiet", "--json", "--workers", str(workers), *common, *no_delay],
+                                           web_pid, capture_output=True, text=True, env=env, cwd=ROOT)
                     if wv.returncode != 0:
                         print(f"bench/crawl: windvane crawl --workers {workers} failed:\n{wv.stderr[-3000:]}",
                               file=sys.stderr)
@@ -205,7 +232,7 @@ def main() -> int:
                     res = json.loads(wv.stdout.strip().splitlines()[-1])
                     if res["pages_per_s"] > best.get("pages_per_s", -1):
                         best.clear()
-                        best.update(res)
+                        best.update(res, web_cores=web_cores)
         finally:
             web.__exit__(None, None, None)
     print(f"web: {web_kind}")
@@ -221,6 +248,11 @@ def main() -> int:
     print(f"windvane_workers_pages: {wn['pages']}")
     print(f"windvane_workers_seconds: {wn['seconds']}")
     print(f"windvane_workers_failures: {wn['failures']}")
+    # the simulated web runs on the same cores as the crawlers: what it takes is not theirs
+    print(f"cores: {os.cpu_count()}")
+    print(f"web_cores_during_plain: {p['web_cores']:.2f}")
+    print(f"web_cores_during_windvane: {w['web_cores']:.2f}")
+    print(f"web_cores_during_windvane_workers: {wn['web_cores']:.2f}")
     print(f"plain_pages_per_s: {p['pages_per_s']}")
     print(f"windvane_pages_per_s: {w['pages_per_s']}")
     print(f"windvane_workers_pages_per_s: {wn['pages_per_s']}")
