@@ -360,6 +360,12 @@ def _correct(site: Site, seed: int, year: int, profile: SiteProfile) -> None:
             c = round((a + b) / 2, 3)
             mc = miss(c)
             a, ma, b, mb = (c, mc, b, mb) if (mc > 0) == (ma > 0) else (a, ma, c, mc)
+    if min(abs(v) for v in tried.values()) > 0.6:  # the miss is not monotone (a leaf that brings others
+        lo = min(tried)                             # along, a platform the portal's link makes reachable):
+        for k in range(int(round(-lo * 2)) + 1):    # scan from the lowest correction tried up to 0
+            c = round(lo + k / 2, 3)
+            if c not in tried and abs(miss(c)) <= 0.6:
+                break
     profile.corrections[year] = min(tried, key=lambda c: (abs(tried[c]), abs(c)))
 
 
