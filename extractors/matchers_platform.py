@@ -10,6 +10,14 @@ sampled items, and whose platform a page is.
               placeholder values, e.g. ``'^(暂无|待补充|-)$'``). The page is a hit when at least
               ``min_present`` elements are present; the hit carries ``total`` (the elements asked),
               ``matched`` (those present), ``share`` and ``elements`` ({name: present}).
+              Recognition apart from completeness: with ``min_fields`` the page is one item when it
+              shows at least that many distinct fields as labels, filled or empty (the ``labels``
+              and ``fields``: {name: regex} of the page kind's other fields, e.g. 受理条件, 实施主体,
+              到现场次数, not graded), so a sparse guide still counts, with few elements present.
+              With ``min_fields``, never an item: a page that repeats its fields (a list of items, each with its
+              fields: at least half the fields shown occur twice or more), and a row of column
+              headers (two field labels in adjacent sibling elements, as ``<th>事项名称</th><th>
+              办理时限</th>``: in a guide a label is followed by its value's element, even empty).
 ``share``     a site aggregate over items: ``of`` finds the items on each page (a page with a hit is
               one item; a hit carrying ``total``/``matched``, as a json aggregate or ``elements``
               does, counts as that many units with so many passing), ``where`` (optional) decides
@@ -45,7 +53,7 @@ _COLON = re.compile(r"^(.{1,16}?)\s*[:：]\s*(.*)$", re.S)
 
 
 class ElementsMatcher(Matcher):
-    FIELDS = {"labels", "min_present", "empty"}
+    FIELDS = {"labels", "fields", "min_present", "min_fields", "empty"}
 
     def __init__(self, spec: dict, path: tuple):
         labels = spec.get("labels")
@@ -55,27 +63,49 @@ class ElementsMatcher(Matcher):
                        if isinstance(v, str)}
         if len(self.labels) != len(labels):
             raise MatchError(path + ("labels",), "each label is a regular expression string")
+        fields = spec.get("fields") or {}
+        if not isinstance(fields, dict):
+            raise MatchError(path + ("fields",), "fields is a mapping {name: regex on the label} of the other fields")
+        self.fields = {str(k): compile_regex(f"(?:{v})", path + ("fields", k)) for k, v in fields.items()
+                       if isinstance(v, str)}
+        if len(self.fields) != len(fields):
+            raise MatchError(path + ("fields",), "each field is a regular expression string")
         self.min_present = int(spec.get("min_present", 1))
+        self.min_fields = int(spec["min_fields"]) if spec.get("min_fields") is not None else None
         self.empty = compile_regex(spec.get("empty"), path + ("empty",))
         # per label, words one of which its label must contain: a page whose text holds fewer than
-        # min_present labels' words cannot be a hit (one keyword scan per page, shared by all rules)
+        # min_present labels' words (min_fields labels' and fields' words) cannot be a hit (one
+        # keyword scan per page, shared by all rules)
         self.words = [register_literals(required_literals(rx)) for rx in self.labels.values()]
+        self.field_words = [register_literals(required_literals(rx)) for rx in self.fields.values()]
         self.key = (tuple((k, rx.pattern) for k, rx in self.labels.items()), self.min_present,  # type: ignore[union-attr]
-                    self.empty.pattern if self.empty is not None else None)
+                    self.empty.pattern if self.empty is not None else None,
+                    tuple((k, rx.pattern) for k, rx in self.fields.items()), self.min_fields)  # type: ignore[union-attr]
 
     def _label(self, s: str) -> str | None:
-        key = _ENUM.sub("", _SPACE.sub("", s).rstrip(":：")).strip("【】[]〔〕")
+        key = _label_key(s)
         for name, rx in self.labels.items():
             if rx.fullmatch(key):  # type: ignore[union-attr]
                 return name
         return None
 
+    def _field(self, s: str) -> str | None:
+        """The element (its name) or other field (``"+" + name``) a label names, or None."""
+        name = self._label(s)
+        if name is not None:
+            return name
+        key = _label_key(s)
+        for k, rx in self.fields.items():
+            if rx.fullmatch(key):  # type: ignore[union-attr]
+                return "+" + k
+        return None
+
     def _is_label(self, s: str) -> bool:
         """Whether a segment is a field label (ours or another: 受理条件, 实施主体 …), not a value."""
-        if self._label(s) is not None or _OTHER_LABEL.fullmatch(_SPACE.sub("", s).rstrip(":：")):
+        if self._field(s) is not None or _OTHER_LABEL.fullmatch(_SPACE.sub("", s).rstrip(":：")):
             return True
         m = _COLON.match(s)
-        return bool(m) and (self._label(m.group(1)) is not None or bool(_OTHER_LABEL.fullmatch(m.group(1).strip())))
+        return bool(m) and (self._field(m.group(1)) is not None or bool(_OTHER_LABEL.fullmatch(m.group(1).strip())))
 
     def _value_ok(self, v: str) -> bool:
         v = v.strip()
@@ -84,7 +114,11 @@ class ElementsMatcher(Matcher):
     def evaluate(self, page: PageDoc, ctx: Context) -> list[Hit]:
         if page.kind == "json" or not page.segments:
             return []
-        if sum(1 for w in self.words if w is None or page.has_any("squeezed", w)) < self.min_present:
+        have = sum(1 for w in self.words if w is None or page.has_any("squeezed", w))
+        if have < self.min_present:
+            return []
+        if self.min_fields is not None and \
+                have + sum(1 for w in self.field_words if w is None or page.has_any("squeezed", w)) < self.min_fields:
             return []
         cache = page.__dict__.setdefault("_elements", {})  # the same labels asked by several rules: read once
         if self.key not in cache:
@@ -93,31 +127,87 @@ class ElementsMatcher(Matcher):
 
     def _read(self, page: PageDoc) -> list[Hit]:
         segs = page.segments
+        headers = self._column_headers(page) if self.min_fields is not None else []
         present: dict[str, bool] = dict.fromkeys(self.labels, False)
+        shown: dict[str, int] = {}  # field (element or other) -> times shown as a label
         first: int | None = None
         for i, seg in enumerate(segs):
-            name = self._label(seg.text)
+            if headers and _inside(seg.start, headers):
+                continue
+            field_name = self._field(seg.text)
             value = ""
-            if name is None:
+            if field_name is None:
                 m = _COLON.match(seg.text)
                 if m:
-                    name = self._label(m.group(1))
+                    field_name = self._field(m.group(1))
                     value = m.group(2)
-            if name is not None and not value.strip():  # a label of its own: the value is the next segment
-                nxt = segs[i + 1].text if i + 1 < len(segs) else ""
-                value = "" if self._is_label(nxt) else nxt
-            if name is None or present[name] or not self._value_ok(value):
+            if field_name is None:
                 continue
-            present[name] = True
+            shown[field_name] = shown.get(field_name, 0) + 1
+            if not value.strip():  # a label of its own: the value is the next segment
+                nxt = segs[i + 1] if i + 1 < len(segs) else None
+                value = "" if nxt is None or self._is_label(nxt.text) or (headers and _inside(nxt.start, headers)) \
+                    else nxt.text
+            if field_name.startswith("+") or present[field_name] or not self._value_ok(value):
+                continue
+            present[field_name] = True
             first = seg.start if first is None else first
         n = sum(present.values())
         if n < self.min_present or n == 0:
             return []
+        if self.min_fields is not None:
+            if len(shown) < self.min_fields:
+                return []
+            if 2 * sum(1 for k in shown.values() if k > 1) >= len(shown):  # fields repeated item by item: a list
+                return []
         start = first or 0
         snippet = "、".join(k for k, v in present.items() if v)
         return [Hit(f"{n}/{len(present)}: {snippet}", start, start,
                     {"total": len(present), "matched": n, "share": round(n / len(present), 4),
                      "number": round(n / len(present), 4), "elements": present})]
+
+    def _column_headers(self, page: PageDoc) -> list[tuple[int, int]]:
+        """Text ranges of column headers: bare field labels (no colon, no value) in adjacent sibling
+        elements, as a list table's ``<th>事项名称</th><th>实施主体</th><th>办理时限</th>``. In a guide
+        each label's element is followed by its value's (a ``<td>``/``<dd>``/``<span>``, even empty);
+        a ``<dt>`` is a label of a definition list, never a column header."""
+        if page.root is None or not page.spans:
+            return []
+        text, spans = page.text, page.spans
+
+        def bare(el: Any) -> bool:
+            span = spans.get(el)
+            if span is None or span[1] - span[0] > 24:
+                return False
+            t = text[span[0]:span[1]].strip()
+            return bool(t) and not _COLON_IN.search(t) and self._field(t) is not None
+
+        out: list[tuple[int, int]] = []
+        for el, span in spans.items():
+            if not isinstance(el.tag, str) or el.tag.lower() == "dt" or not bare(el):
+                continue
+            cell = el  # climb to the element holding the label alone (<td><span>事项名称</span></td>)
+            parent = cell.getparent()
+            while parent is not None and len(parent) == 1 and spans.get(parent) is not None and \
+                    text[slice(*spans[parent])].strip() == text[slice(*span)].strip():
+                cell, parent = parent, parent.getparent()
+            nxt = cell.getnext()
+            while nxt is not None and not isinstance(nxt.tag, str):  # comments between cells
+                nxt = nxt.getnext()
+            if nxt is not None and (not isinstance(nxt.tag, str) or nxt.tag.lower() != "dt") and bare(nxt):
+                out += [spans[cell], spans[nxt]]
+        return sorted(out)
+
+
+def _label_key(s: str) -> str:
+    return _ENUM.sub("", _SPACE.sub("", s).rstrip(":：")).strip("【】[]〔〕")
+
+
+_COLON_IN = re.compile(r"[:：]")
+
+
+def _inside(pos: int, ranges: list[tuple[int, int]]) -> bool:
+    return any(a <= pos < b for a, b in ranges)
 
 
 @dataclass

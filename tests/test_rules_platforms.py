@@ -290,3 +290,69 @@ def test_bad_tiers_and_json_paths_are_reported_with_their_line(tmp_path) -> None
     assert any("exceed the rule's points" in ln for ln in lines), lines
     assert any("cannot read the JSON path" in ln for ln in lines), lines
     assert all(ln.startswith(f"{leaf}:") and ln.split(":")[1].isdigit() for ln in lines), lines
+
+
+# --- recognising a guide however sparse, and never a list of guides -----------------------------
+SPARSE_DL = _page("临时占用城市道路审批_事项详情_广东政务服务网", """
+<div class="crumb">首页 &gt; 办事指南 &gt; 事项详情</div><h2>临时占用城市道路审批</h2>
+<dl class="sx-base"><dt>事项名称</dt><dd>临时占用城市道路审批</dd><dt>事项类型</dt><dd>行政许可</dd>
+<dt>实施主体</dt><dd>市城市管理和综合执法局</dd><dt>办件类型</dt><dd>承诺件</dd>
+<dt>网办深度</dt><dd>四级</dd></dl><a class="btn" href="/apply?id=9">我要办理</a>""")
+SPARSE_EMPTY = _page("公共场所卫生许可（延续）办事指南", """
+<div class="crumb">首页 &gt; 办事指南</div><h1>公共场所卫生许可（延续）办事指南</h1>
+<table class="zn"><tr><td class="t">事项名称</td><td>公共场所卫生许可（延续）</td></tr>
+<tr><td class="t">设定依据</td><td></td></tr><tr><td class="t">申请材料</td><td>暂无</td></tr>
+<tr><td class="t">承诺时限</td><td>20个工作日</td></tr><tr><td class="t">收费标准</td><td></td></tr>
+<tr><td class="t">办理地点</td><td></td></tr><tr><td class="t">咨询电话</td><td></td></tr>
+<tr><td class="t">是否全程网办</td><td>否</td></tr></table>""")
+SIX_COLUMNS = _page("最低生活保障确认_服务指南", """
+<table class="base"><tr><th>事项名称</th><td>最低生活保障对象确认</td><th>事项类型</th><td>行政确认</td></tr>
+<tr><th>设定依据</th><td></td><th>实施主体</th><td>区民政局</td></tr>
+<tr><th>承诺时限</th><td></td><th>收费标准</th><td></td></tr></table>""")
+_ROWS = "".join(f"""<tr><td>{i}</td><td><a href="/bszn/{i}.html">{n}</a></td><td>市公安局</td><td>行政确认</td>
+<td>{i * 5}个工作日</td><td>不收费</td><td><a href="/bszn/{i}.html">办事指南</a> <a href="/apply/{i}">在线办理</a></td></tr>"""
+                for i, n in enumerate(("居民身份证换领", "户口迁入", "居住证签注"), 1))
+LIST_TABLE = _page("办事指南_某市政务服务网", f"""
+<div class="crumb">首页 &gt; 办事指南</div><h2>办事指南</h2>
+<table class="list"><thead><tr><th>序号</th><th>事项名称</th><th>实施主体</th><th>事项类型</th><th>承诺时限</th>
+<th>收费标准</th><th>操作</th></tr></thead><tbody>{_ROWS}</tbody></table><div class="page">共3条 第1/1页</div>""")
+_CARDS = "".join(f"""<div class="result"><h4><a href="/bszn/1{i}.html">{n}</a></h4><p>实施主体：市公安局</p>
+<p>办理时限：7个工作日</p><p>收费标准：不收费</p><p>办理地点：各派出所</p><p>咨询电话：0571-8728{i}110</p></div>"""
+                 for i, n in enumerate(("居住证申领", "居住证签注", "居住证补领")))
+SEARCH_CARDS = _page("搜索结果_某市政务服务网", f'<div class="hd">搜索“居住证”共找到 3 条办事指南</div>{_CARDS}')
+
+
+def _guide_findings(world: dict, leaf: str, body: bytes) -> list:
+    from extractors.engine import Context, parse_html, run_rule
+
+    return run_rule(world["rs"].rule(f"{leaf}.guides"), parse_html(body.decode(), HZ_ZWFW + "/g.html"), Context())
+
+
+def test_a_sparse_guide_in_a_definition_list_is_a_guide(world) -> None:
+    """One of the eight elements filled (事项名称), the rest not shown at all: still a guide by its
+    fields (事项类型, 实施主体, 办件类型, 网办深度), counted with 1 of 8 elements, fully online (四级)."""
+    (f,) = _guide_findings(world, "guide_completeness", SPARSE_DL)
+    assert f.values["item"] == {"total": 8, "matched": 1} and f.values["each"]["事项名称"] == 1
+    (d,) = _guide_findings(world, "online_transaction_depth", SPARSE_DL)
+    assert d.values["item"] == {"total": 1, "matched": 1}
+
+
+def test_a_guide_whose_labels_have_empty_values_is_a_guide(world) -> None:
+    """All eight labels shown, six of them empty or 暂无: a guide with 2 of 8 elements, not fully online."""
+    (f,) = _guide_findings(world, "guide_completeness", SPARSE_EMPTY)
+    assert f.values["item"] == {"total": 8, "matched": 2}
+    assert f.values["each"]["办理时限"] == 1 and f.values["each"]["申请材料"] == 0 and f.values["each"]["设定依据"] == 0
+    (d,) = _guide_findings(world, "online_transaction_depth", SPARSE_EMPTY)
+    assert d.values["item"] == {"total": 1, "matched": 0}
+    # two label/value pairs a row, values empty: labels followed by their (empty) cells are no column headers
+    (s,) = _guide_findings(world, "guide_completeness", SIX_COLUMNS)
+    assert s.values["item"] == {"total": 8, "matched": 1}
+
+
+def test_a_list_of_guides_is_no_guide(world) -> None:
+    """A list table under column headers (事项名称 | 实施主体 | 事项类型 | 承诺时限 | 收费标准, each row a
+    guide's link and a 在线办理 button) and search results repeating each item's fields: no guide."""
+    for leaf in ("guide_completeness", "online_transaction_depth"):
+        assert _guide_findings(world, leaf, LIST_TABLE) == [], leaf
+        assert _guide_findings(world, leaf, SEARCH_CARDS) == [], leaf
+        assert _guide_findings(world, leaf, NEWS_ABOUT_GUIDES) == [], leaf
