@@ -202,14 +202,25 @@ def discover_platforms(links: Iterable[tuple[str, str]], portal_hosts: set[str],
 
 
 def page_links(root: Any, base_url: str) -> list[tuple[str, str]]:
-    """(absolute URL, text or title) of every ``<a href>`` of a parsed page, in page order."""
+    """(absolute URL, label) of every link of a parsed page, in page order, as the rules read links:
+    the label is the text, else the images' ``alt``, else the ``title`` (a banner image link); links
+    only in an event handler (``onclick="window.open('…')"``, ``javascript:`` hrefs) count too."""
     from urllib.parse import urljoin
+
+    from evidence.links import handler_target
     out = []
-    for a in root.iter("a"):
-        href = (a.get("href") or "").strip()
-        if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
+    for a in root.iter():
+        if not isinstance(a.tag, str):
             continue
-        text = " ".join("".join(a.itertext()).split()) or (a.get("title") or "")
+        href = (a.get("href") or "").strip() if a.tag in ("a", "area") else ""
+        if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
+            handled = a.get("onclick") is not None or href.startswith("javascript:") or a.get("role") == "link"
+            href = (handler_target(a) or "") if handled else ""
+            if not href:
+                continue
+        text = (" ".join("".join(a.itertext()).split())
+                or " ".join(img.get("alt") or "" for img in a.iter("img")).strip()
+                or (a.get("title") or a.get("alt") or ""))
         try:
             out.append((urljoin(base_url, href), text))
         except ValueError:

@@ -324,8 +324,9 @@ class OfTargetMatcher(Matcher):
             if short in o:
                 masked = masked.replace(o, "#" * len(o))
         named = t.name_zh in masked or (len(short) >= 2 and short in masked)
-        # other governments the zone names: the registry's, and any 某某市 / 某某省 written there
-        names = {o for o in others if o in zone and short not in o}
+        # other governments the zone names: the registry's, in full or by their short name (河南公共数据开放
+        # 平台·洛阳), and any 某某市 / 某某省 written there
+        names = {o for o in others if short not in o and (o in zone or _short_in(o, masked, short))}
         for m in _GOV_NAME.finditer(masked):
             n = m.group(0)
             if n.endswith(_NOT_PLACES) or n.endswith(t.name_zh) or (len(short) >= 2 and short in n):
@@ -337,6 +338,12 @@ class OfTargetMatcher(Matcher):
         if not named:
             return [Hit(page.title or page.url, 0, 0, {}, {"of_target": "unknown"})]
         return [Hit(page.title or page.url, 0, 0, {"names": t.name_zh}, {"of_target": True})]
+
+
+def _short_in(other: str, zone: str, ours: str) -> bool:
+    """``other``'s short name (two characters or more, not ours) is written in ``zone``."""
+    so = short_name(other)
+    return len(so) >= 2 and so != ours and ours not in so and so in zone
 
 
 _GOV_NAME = re.compile(r"[\u4e00-\u9fff]{1,7}?(?:自治区|省|市)")

@@ -29,7 +29,7 @@ from extractors.matchers import Matcher, MatchError, build
 from extractors.matchers_json import Tiers
 from extractors.model import Node, Tree
 
-ENGINE_VERSION = "2"  # bump when matcher semantics change, so rule versions change with them
+ENGINE_VERSION = "3"  # bump when matcher semantics change, so rule versions change with them
 _DEFAULT_SCHEMA = Path(__file__).resolve().parent.parent / "rules" / "schema.json"
 
 

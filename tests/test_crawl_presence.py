@@ -292,6 +292,24 @@ def test_discovery_labels_hosts_and_national_platforms():
                                        "http://a.cn/odweb/x/index.html")] == ["/", "/hefei/", "/", "/odweb/"]
 
 
+def test_discovery_reads_links_as_the_rules_do():
+    """A banner image link (label in its alt), a link only in an onclick handler, a span with role=link."""
+    from lxml import html
+
+    from crawlers.scope import page_links
+    root = html.fromstring(
+        '<html><body><div class="banner"><a href="https://zwfw.xz.gov.cn/" target="_blank">'
+        '<img src="/images/bs.jpg" alt="网上办事大厅"></a></div>'
+        '<a href="javascript:void(0)" onclick="window.open(\'https://data.xz.gov.cn/\')">公共数据开放平台</a>'
+        '<span role="link" onclick="location.href=\'/col/list.html\'">通知公告</span>'
+        '<a href="#top"><img alt="返回顶部"></a></body></html>')
+    links = page_links(root, "https://www.xz.gov.cn/")
+    assert links == [("https://zwfw.xz.gov.cn/", "网上办事大厅"), ("https://data.xz.gov.cn/", "公共数据开放平台"),
+                     ("https://www.xz.gov.cn/col/list.html", "通知公告")]
+    found = {p.kind: p.host for p in discover_platforms(links, {"www.xz.gov.cn"}, "徐州市", ["service", "opendata"])}
+    assert found == {"service": "zwfw.xz.gov.cn", "opendata": "data.xz.gov.cn"}
+
+
 def test_api_calls_in_scripts_of_every_common_form():
     js = """
     fetch('/api/a?pageNo=1&pageSize=10').then(r => r.json());

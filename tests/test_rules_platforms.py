@@ -356,3 +356,22 @@ def test_a_list_of_guides_is_no_guide(world) -> None:
         assert _guide_findings(world, leaf, LIST_TABLE) == [], leaf
         assert _guide_findings(world, leaf, SEARCH_CARDS) == [], leaf
         assert _guide_findings(world, leaf, NEWS_ABOUT_GUIDES) == [], leaf
+
+
+def test_a_branch_titled_with_another_citys_short_name_is_not_the_targets():
+    """河南公共数据开放平台·洛阳 is 洛阳's branch: not 郑州's, though it names no 某某市; 郑州's own is."""
+    from extractors.document import TargetNames
+    from extractors.engine import Context, parse_html
+    from extractors.matchers_platform import OfTargetMatcher
+    m = OfTargetMatcher({}, ("of_target",))
+    zz = Context(target=TargetNames("郑州市", "city", ("洛阳市", "河南省", "开封市", "郑州市辖区")))
+
+    def hits(city: str, ctx: Context = zz) -> list:
+        p = parse_html(f"<html><head><title>首页-河南公共数据开放平台·{city}</title></head><body></body></html>",
+                       "http://ly.data.hnzwfw.gov.cn/")
+        return m.evaluate(p, ctx)
+
+    assert hits("洛阳") == [] and hits("开封") == []
+    assert hits("郑州") and hits("郑州")[0].values == {"names": "郑州市"}  # the province's name is no rival of a city
+    province = Context(target=TargetNames("河南省", "province", ("洛阳市", "郑州市")))
+    assert hits("洛阳", province) == []  # a city's branch is not the province's platform
