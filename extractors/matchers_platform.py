@@ -327,6 +327,10 @@ class OfTargetMatcher(Matcher):
         # other governments the zone names: the registry's, in full or by their short name (河南公共数据开放
         # 平台·洛阳), and any 某某市 / 某某省 written there
         names = {o for o in others if short not in o and (o in zone or _short_in(o, masked, short))}
+        for m in _BRANCH_NAME.finditer(masked):  # 河南政务服务网·周口站, …数据开放平台·洛阳, 合肥分站
+            n = m.group(1) or m.group(2)
+            if n and not _GENERIC.search(n) and n != short and short not in n and n not in t.name_zh:
+                names.add(n)
         for m in _GOV_NAME.finditer(masked):
             n = m.group(0)
             if n.endswith(_NOT_PLACES) or n.endswith(t.name_zh) or (len(short) >= 2 and short in n):
@@ -346,6 +350,9 @@ def _short_in(other: str, zone: str, ours: str) -> bool:
     return len(so) >= 2 and so != ours and ours not in so and so in zone
 
 
+# a branch named in a provincial platform's title: "·洛阳" at the end, or "周口站" / "合肥分站" / "洛阳频道"
+_BRANCH_NAME = re.compile(r"[·・]\s*([\u4e00-\u9fff]{2,4})\s*$|([\u4e00-\u9fff]{2,4}?)(?:分站|站点|站|频道|分厅)(?![\u4e00-\u9fff])")
+_GENERIC = re.compile(r"网$|门户|政府|服务|平台|数据|首页|办事|政务|开放|大厅|主站|总站|本站|全站")
 _GOV_NAME = re.compile(r"[\u4e00-\u9fff]{1,7}?(?:自治区|省|市)")
 _NOT_PLACES = ("城市", "都市", "超市", "门市", "上市", "夜市", "集市", "股市", "楼市", "互市", "街市", "车市", "房市")
 

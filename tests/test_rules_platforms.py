@@ -373,5 +373,11 @@ def test_a_branch_titled_with_another_citys_short_name_is_not_the_targets():
 
     assert hits("洛阳") == [] and hits("开封") == []
     assert hits("郑州") and hits("郑州")[0].values == {"names": "郑州市"}  # the province's name is no rival of a city
+    # a branch named by the title's own pattern, whether or not the registry knows that city
+    nanyang = Context(target=TargetNames("南阳市", "city", ("河南省",)))
+    for title, ours in (("12345-河南政务服务网·周口站", False), ("办事指南-河南政务服务网·南阳站", True),
+                        ("河南政务服务网 商丘分站", False), ("南阳市人民政府门户网站", True)):
+        p = parse_html(f"<html><head><title>{title}</title></head><body></body></html>", "http://x.gov.cn/")
+        assert bool(m.evaluate(p, nanyang)) is ours, title
     province = Context(target=TargetNames("河南省", "province", ("洛阳市", "郑州市")))
     assert hits("洛阳", province) == []  # a city's branch is not the province's platform
