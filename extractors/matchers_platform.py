@@ -221,7 +221,10 @@ class ShareRecord:
 
 
 class ShareMatcher(Matcher):
-    """A site aggregate: the share of a site's items that pass (``collect`` per page, ``finish`` per site)."""
+    """A site aggregate: the share of a site's items that pass (``collect`` per page, ``finish`` per site).
+
+    A page whose title names another government (``of_target`` finds a rival: another city's branch of
+    a provincial platform) gives no items: a target's share is pooled over its own pages only."""
 
     FIELDS = {"of", "where", "min_items", "at_least", "report_pages"}
     site_level = True
@@ -238,6 +241,8 @@ class ShareMatcher(Matcher):
     def collect(self, page: PageDoc, ctx: Context, key: Any = None) -> ShareRecord:
         rec = ShareRecord(key, page.url)
         if not page.text and page.data is None:  # a failed page: no items
+            return rec
+        if not _OWN.evaluate(page, ctx):  # titled as another government's (its branch): not the target's items
             return rec
         hits = self.of.evaluate(page, ctx)
         if not hits:
@@ -310,7 +315,7 @@ class OfTargetMatcher(Matcher):
             if page.meta.get(k):
                 bits.append(page.meta[k])
         bits += page.h1[:1]
-        return _SPACE.sub("", " ".join(bits))
+        return "|".join(_SPACE.sub("", b) for b in bits if b)
 
     def evaluate(self, page: PageDoc, ctx: Context) -> list[Hit]:
         if ctx.target is None:
@@ -350,8 +355,10 @@ def _short_in(other: str, zone: str, ours: str) -> bool:
     return len(so) >= 2 and so != ours and ours not in so and so in zone
 
 
-# a branch named in a provincial platform's title: "·洛阳" at the end, or "周口站" / "合肥分站" / "洛阳频道"
-_BRANCH_NAME = re.compile(r"[·・]\s*([\u4e00-\u9fff]{2,4})\s*$|([\u4e00-\u9fff]{2,4}?)(?:分站|站点|站|频道|分厅)(?![\u4e00-\u9fff])")
+# a branch named in a provincial platform's title: "…平台·洛阳" at its end, or "…网周口站" / "…网·合肥分站"
+# (after the platform's name: a dataset titled 公交站点 names no branch)
+_BRANCH_NAME = re.compile(r"[·・]([\u4e00-\u9fff]{2,4}?)(?:分站|站|频道|分厅)?(?=$|\|)"
+                          r"|(?:网|平台)[·・\-_—]?([\u4e00-\u9fff]{2,4}?)(?:分站|站|频道|分厅)(?![\u4e00-\u9fff])")
 _GENERIC = re.compile(r"网$|门户|政府|服务|平台|数据|首页|办事|政务|开放|大厅|主站|总站|本站|全站")
 _GOV_NAME = re.compile(r"[\u4e00-\u9fff]{1,7}?(?:自治区|省|市)")
 _NOT_PLACES = ("城市", "都市", "超市", "门市", "上市", "夜市", "集市", "股市", "楼市", "互市", "街市", "车市", "房市")
@@ -390,3 +397,6 @@ def register() -> None:
 
 
 register()
+
+
+_OWN = OfTargetMatcher({}, ("share", "of_target"))

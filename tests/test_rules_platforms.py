@@ -381,3 +381,21 @@ def test_a_branch_titled_with_another_citys_short_name_is_not_the_targets():
         assert bool(m.evaluate(p, nanyang)) is ours, title
     province = Context(target=TargetNames("河南省", "province", ("洛阳市", "郑州市")))
     assert hits("洛阳", province) == []  # a city's branch is not the province's platform
+
+
+def test_a_share_pools_the_targets_own_pages_only():
+    """Guides of another city's branch (its title names it) are not the target's items."""
+    from extractors.document import TargetNames
+    from extractors.engine import Context, parse_html
+    from extractors.matchers_platform import ShareMatcher
+    share = ShareMatcher({"of": {"text": {"pattern": "办事指南"}}, "where": {"text": {"pattern": "全程网办"}}},
+                         ("share",))
+    ctx = Context(target=TargetNames("南阳市", "city", ("河南省",)))
+
+    def guide(branch: str, online: bool) -> object:
+        return parse_html(f"<html><head><title>办事指南-河南政务服务网·{branch}站</title></head><body><h1>办事指南</h1>"
+                          f"<p>{'全程网办' if online else '窗口办理'}</p></body></html>", "http://www.hnzwfw.gov.cn/")
+
+    pages = [guide("南阳", True), guide("南阳", False), guide("周口", True), guide("周口", True)]
+    found = share.finish([share.collect(p, ctx) for p in pages], ctx)
+    assert found and found[0][1].values["total"] == 2 and found[0][1].values["share"] == 0.5
