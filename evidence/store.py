@@ -119,7 +119,11 @@ def _add_columns(conn: sqlite3.Connection) -> None:
     for table, col, typ in _LATER_COLUMNS:
         have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
         if col.strip('"') not in have:
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN {col} {typ}")
+            try:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {col} {typ}")
+            except sqlite3.OperationalError as e:  # another process opening the store added it just now
+                if "duplicate column" not in str(e):
+                    raise
 
 
 class Store:

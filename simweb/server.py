@@ -259,7 +259,8 @@ class SimWebServer:
             t = site_truth(m)
             # evidence and trap pages stay readable (leaves on every layout page are found elsewhere too)
             keep = {u.split(m.host, 1)[1] for lt in t["leaves"].values()
-                    for urls in (lt["urls"], lt["traps"]) if len(urls) < len(m.pages) / 2 for u in urls}
+                    for urls in (lt["urls"], lt["traps"]) if len(urls) < len(m.pages) / 2 for u in urls
+                    if f"//{m.host}/" in u}  # the portal's own pages (a platform's are on its own host)
             self._waf_protected[m.host] = keep
         path = m.aliases.get(target, target)
         page = m.pages.get(path)
