@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from datetime import date
+from html import escape as html_escape
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -114,6 +115,28 @@ def site_targets(registry, site_id: str) -> TargetNames | None:
     return None
 
 
+def foreign_platforms(conn: Any, campaign: str, site_id: str, target: TargetNames | None) -> dict[str, str]:
+    """The site's platforms whose front page is titled as another government's (another city's branch of
+    a provincial platform, linked by mistake): kind -> that title. None of their pages are the target's
+    evidence (crawlers/scope.py records the platform; the judgement is the rules' ``of_target``)."""
+    from extractors.matchers_platform import OfTargetMatcher
+    if target is None:
+        return {}
+    try:
+        rows = conn.execute(
+            "SELECT sp.kind, p.title FROM site_platforms sp JOIN pages p ON p.campaign = sp.campaign "
+            "AND p.url = sp.url WHERE sp.campaign = ? AND sp.site_id = ? AND p.title IS NOT NULL",
+            [campaign, site_id]).fetchall()
+    except Exception:  # noqa: BLE001 - a store from before platforms: none
+        return {}
+    check, ctx, out = OfTargetMatcher({}, ("foreign_platforms",)), Context(target=target), {}
+    for kind, title in rows:
+        page = parse_html(f"<html><head><title>{html_escape(title)}</title></head><body></body></html>", "http://x/")
+        if not check.evaluate(page, ctx):
+            out[kind] = title
+    return out
+
+
 MAX_PER_RULE = 5
 DEFAULT_MIN_HTML_PAGES = 5  # rules/tree.yaml site_rules.min_html_pages overrides it
 
@@ -208,6 +231,7 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
     cutoff = as_of_date(as_of if as_of else row.get("as_of"))
     registry = store.registry(campaign)
     names: dict[str, TargetNames | None] = {}
+    foreign: dict[str, dict[str, str]] = {}  # site -> its platforms titled as another government's
     warc_dir = store.campaign_dir(campaign) / "warc"
     stats = {"pages": 0, "unreadable": 0, "capped": 0, "read": 0, "parsed": 0, "skipped": 0}
     kept: dict[tuple[str, str], int] = {}
@@ -282,6 +306,10 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
             probe = page.get("kind") == "probe"  # HTTP probes are judged whatever their status
             if sid not in names:
                 names[sid] = site_targets(registry, sid)
+                foreign[sid] = foreign_platforms(store.conn, campaign, sid, names[sid])
+            if page.get("platform") in foreign[sid]:  # another government's branch: not this target's evidence
+                stats["foreign"] = stats.get("foreign", 0) + 1
+                continue
             ctx = Context(cutoff, names[sid])
             if not ok and not probe:
                 if s_rules and sid not in gates:  # a failed page still counts in site aggregates (e.g. broken links)
@@ -421,6 +449,8 @@ def extract(store: Store, campaign: str, ruleset: RuleSet, as_of: object = None,
         out["unreadable"] = stats["unreadable"]
     if stats.get("blocked"):
         out["block_pages_skipped"] = stats["blocked"]
+    if stats.get("foreign"):  # another city's branch of a provincial platform, linked as the target's
+        out["platform_pages_of_another_government"] = stats["foreign"]
     if gates and gated_leaves:
         shown = "; ".join(f"{sid}: {why}" for sid, why in sorted(gates.items())[:5])
         more = f"; … {len(gates) - 5} more" if len(gates) > 5 else ""

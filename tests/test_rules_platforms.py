@@ -399,3 +399,21 @@ def test_a_share_pools_the_targets_own_pages_only():
     pages = [guide("南阳", True), guide("南阳", False), guide("周口", True), guide("周口", True)]
     found = share.finish([share.collect(p, ctx) for p in pages], ctx)
     assert found and found[0][1].values["total"] == 2 and found[0][1].values["share"] == 0.5
+
+
+def test_a_platform_titled_as_another_citys_branch_is_not_the_targets(tmp_path):
+    """A portal linking another city's branch of the provincial platform: none of that platform's pages
+    (JSON answers without a title included) are read as the target's evidence."""
+    from extractors.document import TargetNames
+    from extractors.run import foreign_platforms
+    with Store(tmp_path / "s.db") as store:
+        c = store.conn
+        for kind, url, title in (("opendata", "https://quanzhou.data.fujian.gov.cn/", "首页-福建公共数据开放平台·泉州"),
+                                 ("service", "https://nd.fjzwfw.gov.cn/", "宁德市_福建省网上办事大厅")):
+            c.execute("INSERT INTO site_platforms (campaign, site_id, kind, url, host, prefix, source) "
+                      "VALUES ('c', '350900', ?, ?, ?, '/', 'discovered')", [kind, url, url.split("/")[2]])
+            c.execute("INSERT INTO pages (campaign, site_id, url, title, platform) VALUES ('c', '350900', ?, ?, ?)",
+                      [url, title, kind])
+        ningde = TargetNames("宁德市", "city", ("福建省", "泉州市"))
+        assert foreign_platforms(c, "c", "350900", ningde) == {"opendata": "首页-福建公共数据开放平台·泉州"}
+        assert foreign_platforms(c, "c", "350900", None) == {}
