@@ -65,6 +65,14 @@ def find_diff_base(store: Store, run: dict, prev_run: dict | None) -> dict | Non
     return rows[0] if rows else prev_run
 
 
+def template_env() -> Environment:
+    """The report's Jinja2 environment: its templates, autoescaping, and the ``num`` and ``pct`` filters."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+    env.filters["num"] = _num
+    env.filters["pct"] = _pct
+    return env
+
+
 def _num(v: Any, fmt: str = "{:.2f}") -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
         return "–"
@@ -217,9 +225,7 @@ def write_report(store: Store, run_id: str, ruleset: Any, out_dir: str | Path) -
         leaves_df.to_excel(xw, sheet_name="叶指标", index=False)
 
     # --- HTML -----------------------------------------------------------------------------
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
-    env.filters["num"] = _num
-    env.filters["pct"] = _pct
+    env = template_env()
     from scoring.diff import fmt_points, run_diff, write_diff_csv
 
     base = find_diff_base(store, run, prev_run)

@@ -78,10 +78,9 @@ def test_font_lookup_checks_the_glyphs_and_says_when_there_is_none(tmp_path):
 
 @pytest.mark.parametrize("problem", [True, False])
 def test_the_report_says_in_red_when_no_chinese_font_exists(tmp_path, problem):
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
-
     from scoring.fonts import NO_FONT_MESSAGE
-    env = Environment(loader=FileSystemLoader(ROOT / "scoring" / "templates"), autoescape=select_autoescape())
+    from scoring.report import template_env
+    env = template_env()
     src = env.loader.get_source(env, "report.html.j2")[0]
     head = src[:src.index("<h1>")] + "</body></html>"
     html = env.from_string(head).render(run={"run_id": "r1"}, font_problem=NO_FONT_MESSAGE if problem else None)
