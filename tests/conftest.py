@@ -68,3 +68,14 @@ def full_campaign(tmp_path_factory) -> dict:
     run_cli("score", "--store", str(store), "--run", "r1", check=True)
     return {"store": store, "truth": load_truth(truth), "campaign": FULL_CAMPAIGN,
             "sites": [s.site_id for s in load_registry().sites], "requests": requests}
+
+
+def rule_member(match: dict, kind: str) -> dict:
+    """The ``kind`` matcher of a rule's ``match``: itself, or a member of its ``all``/``any``."""
+    if kind in match:
+        return match[kind]
+    for group in ("all", "any"):
+        for m in match.get(group, ()):
+            if kind in m:
+                return m[kind]
+    raise KeyError(kind)

@@ -45,7 +45,7 @@ from evidence.store import Store, now_iso
 from evidence.warc import WarcArchive
 from extractors.rules import load_rules
 from scoring.run import run_decisions
-from tests.conftest import ROOT, WINDVANE, run_cli
+from tests.conftest import ROOT, WINDVANE, rule_member, run_cli
 
 CHROMIUM = "/usr/bin/chromium"
 CAMPAIGN = "audit2023"
@@ -320,17 +320,6 @@ def _total_shown(page) -> float:
     return float(m.group(1))
 
 
-def _member(match: dict, kind: str) -> dict:
-    """The ``kind`` matcher of a rule's ``match``, itself or a member of its ``all``/``any``."""
-    if kind in match:
-        return match[kind]
-    for group in ("all", "any"):
-        for m in match.get(group, ()):
-            if kind in m:
-                return m[kind]
-    raise KeyError(kind)
-
-
 def _edit_rules(rules: Path) -> None:
     """A rule edit that changes the matchers (so the rules' versions change) and keeps every finding:
     longer link texts allowed, more hotline words, one more excluded title word."""
@@ -338,15 +327,15 @@ def _edit_rules(rules: Path) -> None:
     leaf = yaml.safe_load(path.read_text(encoding="utf-8"))
     for r in leaf["rules"]:
         if r["id"] == "hotline_12345.link_text":
-            _member(r["match"], "link")["max_text"] = 60
+            rule_member(r["match"], "link")["max_text"] = 60
         if r["id"] == "hotline_12345.text":
-            _member(r["match"], "text")["near"] += "|服务热线|市民热线"
+            rule_member(r["match"], "text")["near"] += "|服务热线|市民热线"
     path.write_text(yaml.safe_dump(leaf, allow_unicode=True, sort_keys=False), encoding="utf-8")
     path = rules / "leaves" / f"{REJECT_LEAF}.yaml"
     leaf = yaml.safe_load(path.read_text(encoding="utf-8"))
     for r in leaf["rules"]:
         if r["id"] == REJECT_RULE:
-            _member(r["match"], "document")["title_not"] += "|研讨会"
+            rule_member(r["match"], "document")["title_not"] += "|研讨会"
     path.write_text(yaml.safe_dump(leaf, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 

@@ -29,6 +29,7 @@ from evidence.warc import read_record
 from extractors.rules import load_rules
 from extractors.run import extract
 from scoring.run import run_decisions, score
+from tests.conftest import rule_member
 
 ROOT = Path(__file__).resolve().parent.parent
 C = "c"
@@ -87,7 +88,7 @@ def test_decisions_survive_a_rule_edit_and_orphans_are_never_reapplied(world):
 
     # edit one rule's wording (its version changes, its findings stay) and make another find nothing
     _edit_rule(rules, "hotline_12345", "hotline_12345.text",
-               lambda r: r["match"]["text"].update(near=r["match"]["text"]["near"] + "|服务专线|来电"))
+               lambda r: rule_member(r["match"], "text").update(near=rule_member(r["match"], "text")["near"] + "|服务专线|来电"))
     _edit_rule(rules, "accessibility_mode", "accessibility_mode.control",
                lambda r: r.update(match={"text": {"pattern": "永远不会出现的字样ZZZ"}},
                                   examples={"match": ["<p>永远不会出现的字样ZZZ</p>"], "no_match": ["<p>无障碍</p>"]}))
