@@ -52,8 +52,6 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 DEFAULT_LEASE_SECONDS = 60.0
-# options that change what a crawl fetches: machines sharing a campaign must agree on them
-SHARED_OPTIONS = ("depth", "max_pages", "obey_robots", "browser", "max_attachments")
 
 
 class FrontierError(Exception):
@@ -128,8 +126,10 @@ def worker_name(slot: int) -> str:
 
 
 def settings_of(opts: Any, site_ids: list[str]) -> dict[str, Any]:
-    """What machines sharing a campaign must agree on: the fetch-shaping options and the sites."""
-    return {**{k: getattr(opts, k) for k in SHARED_OPTIONS}, "sites": sorted(site_ids)}
+    """What machines sharing a campaign must agree on: the options a campaign keeps (``crawlers.campaign.KEPT``,
+    those that change what a crawl fetches) and the sites."""
+    from crawlers.campaign import KEPT
+    return {**{k: getattr(opts, k) for k in KEPT}, "sites": sorted(site_ids)}
 
 
 class RedisFrontier:

@@ -223,13 +223,12 @@ def crawl(registry: Registry, opts: CrawlOptions, lock: CampaignLock | None = No
     skipped = len(sites) - len(todo)
     frontier = None
     if opts.frontier:
-        from crawlers.campaign import KEPT
-        from crawlers.frontier import RedisFrontier, worker_name
+        from crawlers.frontier import RedisFrontier, settings_of, worker_name
         from crawlers.workers import work_order
         frontier = RedisFrontier(opts.frontier, opts.campaign, worker=worker_name(-1),
                                  lease_seconds=opts.lease_seconds)
-        settings = {**{k: getattr(opts, k) for k in KEPT}, "sites": sorted(s.site_id for s in sites)}
-        frontier.init(work_order(opts.store, opts.campaign, [s.site_id for s in sites]), settings, force=force)
+        ids = [s.site_id for s in sites]
+        frontier.init(work_order(opts.store, opts.campaign, ids), settings_of(opts, ids), force=force)
     summary: dict[str, Any] = {"sites": len(todo), "skipped_done": skipped, "pages": 0, "failures": 0,
                                "browser_pages": 0, "robots_blocked": 0, "seconds": 0.0, "pages_per_s": 0.0,
                                "workers": 0}
